@@ -1,0 +1,106 @@
+package relsync
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// openPlain opens a file the way a host would, with engram's pragmas but no schema.
+func openPlain(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(engram.DriverName, engram.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	db.Exec(`SELECT count(*) FROM sqlite_master`) // open it as the host has by now (WAL files appear)
+	return db
+}
+
+// unchanged runs fn and fails if the files in dir (database, WAL, anything) changed bytes.
+func unchanged(t *testing.T, dir string, fn func()) {
+	t.Helper()
+	snapshot := func() map[string][]byte {
+		out := map[string][]byte{}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err == nil {
+				out[e.Name()] = b
+			}
+		}
+		return out
+	}
+	before := snapshot()
+	fn()
+	after := snapshot()
+	for name, b := range before {
+		if !bytes.Equal(after[name], b) {
+			t.Errorf("%s changed", name)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok && !strings.HasSuffix(name, lockSuffix) {
+			t.Errorf("%s appeared", name)
+		}
+	}
+}
+
+func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "other.db")
+	setup := openPlain(t, path)
+	_, err := setup.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT); CREATE TABLE notes (x)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup.Close()
+	db := openPlain(t, path)
+	unchanged(t, dir, func() {
+		err = Up(context.Background(), db)
+	})
+	if !errors.Is(err, ErrNotEngram) {
+		t.Fatalf("Up: %v, want ErrNotEngram", err)
+	}
+	for _, want := range []string{"table sync_mutations", "column memory_relations.judgment_status", "table observations"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
+
+func TestNotADatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not sqlite\n"), 500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := openPlain(t, path)
+	var err error
+	unchanged(t, dir, func() { err = Up(context.Background(), db) })
+	if !errors.Is(err, ErrNotDatabase) {
+		t.Fatalf("Up: %v, want ErrNotDatabase", err)
+	}
+}
+
+func TestNewerDatabaseIsRefused(t *testing.T) {
+	w := newWorld(t, engram.V117)
+	w.up()
+	_, err := w.db().Exec(`INSERT INTO ` + VersionTable + ` (version_id, is_applied) VALUES (999, 1)`)
+	w.must(err)
+	if err := Up(w.ctx, w.db()); !errors.Is(err, ErrNewerDatabase) {
+		t.Fatalf("Up: %v, want ErrNewerDatabase", err)
+	}
+	if _, err := Verify(w.ctx, w.db()); !errors.Is(err, ErrNewerDatabase) {
+		t.Fatalf("Verify: %v, want ErrNewerDatabase", err)
+	}
+}

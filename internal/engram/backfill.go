@@ -1,0 +1,181 @@
+package engram
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// The backfills find rows of a project with no local journal row for target
+// 'cloud' (acked or not), through idx_sync_mutations_lookup.
+const (
+	selectSessionsToBackfill = `
+SELECT id FROM sessions
+WHERE project = ?
+  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
+                  WHERE sm.target_key = 'cloud' AND sm.entity = 'session'
+                    AND sm.entity_key = sessions.id AND sm.source = 'local')
+ORDER BY started_at, id`
+
+	selectObservationsToBackfill = `
+SELECT sync_id FROM observations
+WHERE ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''
+  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
+                  WHERE sm.target_key = 'cloud' AND sm.entity = 'observation'
+                    AND sm.entity_key = observations.sync_id AND sm.source = 'local')
+ORDER BY id`
+
+	selectPromptsToBackfill = `
+SELECT sync_id FROM user_prompts
+WHERE ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''
+  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
+                  WHERE sm.target_key = 'cloud' AND sm.entity = 'prompt'
+                    AND sm.entity_key = user_prompts.sync_id AND sm.source = 'local')
+ORDER BY id`
+
+	// selectRelationBackfill is v1.17's rule (§6) less the enrollment test,
+	// with the v1.17 payload project, which the caller tests.
+	selectRelationBackfill = `
+SELECT r.sync_id,
+       COALESCE((SELECT COALESCE(NULLIF(o.project, ''), NULLIF(s.project, ''))
+                 FROM observations o LEFT JOIN sessions s ON s.id = o.session_id
+                 WHERE o.sync_id = r.source_id ORDER BY o.id LIMIT 1), '')
+FROM memory_relations r
+WHERE r.judgment_status NOT IN ('pending', 'orphaned')
+  AND ifnull(r.marked_by_actor, '') <> ''
+  AND ifnull(r.marked_by_kind, '') <> ''
+  AND EXISTS (SELECT 1 FROM observations o WHERE o.sync_id = r.source_id AND o.deleted_at IS NULL)
+  AND EXISTS (SELECT 1 FROM observations o WHERE o.sync_id = r.target_id AND o.deleted_at IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
+                  WHERE sm.target_key = 'cloud' AND sm.entity = 'relation'
+                    AND sm.entity_key = r.sync_id AND sm.source = 'local')
+ORDER BY r.id`
+
+	selectEnrolledProjects = `SELECT project FROM sync_enrolled_projects ORDER BY project`
+)
+
+// StartupRepair is what engram's New runs at every open: for each enrolled
+// project, one transaction backfilling its sessions, observations and
+// prompts and, for v1.17 only, then its relations.
+func (s *Store) StartupRepair(ctx context.Context) error {
+	projects, err := collect[string](ctx, s.DB, selectEnrolledProjects)
+	if err != nil {
+		return fmt.Errorf("start-up repair: %w", err)
+	}
+	for _, p := range projects {
+		err := s.inTx(ctx, func(tx *sql.Tx) error { return s.backfillProjectTx(ctx, tx, p) })
+		if err != nil {
+			return fmt.Errorf("start-up repair of %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// BackfillRelations is v1.17's relation backfill over every enrolled
+// project, in one transaction, whatever s.Version: it journals, one by one
+// through Go's journal path, each relation that §6 says belongs in the
+// journal and lacks a row. It returns how many rows it wrote. It is the
+// baseline relsync's SQL backfill is measured against.
+func (s *Store) BackfillRelations(ctx context.Context) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		projects, err := collect[string](ctx, tx, selectEnrolledProjects)
+		if err != nil {
+			return err
+		}
+		enrolled := make(map[string]bool, len(projects))
+		for _, p := range projects {
+			enrolled[p] = true
+		}
+		n, err = backfillRelationsTx(ctx, tx, func(p string) bool { return enrolled[p] })
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("relation backfill: %w", err)
+	}
+	return n, nil
+}
+
+// backfillProjectTx is engram's project backfill: sessions, observations
+// (soft-deleted ones as op 'delete'), prompts, and for v1.17 relations last,
+// so a relation's row follows its observations' rows.
+func (s *Store) backfillProjectTx(ctx context.Context, tx *sql.Tx, project string) error {
+	steps := []struct {
+		query   string
+		journal func(context.Context, Querier, string) (int64, error)
+	}{
+		{selectSessionsToBackfill, JournalSession},
+		{selectObservationsToBackfill, JournalObservation},
+		{selectPromptsToBackfill, JournalPrompt},
+	}
+	for _, st := range steps {
+		keys, err := collect[string](ctx, tx, st.query, project)
+		if err != nil {
+			return fmt.Errorf("backfill %s: %w", project, err)
+		}
+		for _, k := range keys {
+			if _, err := st.journal(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+	}
+	if !s.Version.fixes496() {
+		return nil
+	}
+	want := NormalizeProject(project)
+	_, err := backfillRelationsTx(ctx, tx, func(p string) bool { return p == want })
+	return err
+}
+
+// backfillRelationsTx journals the eligible relations without a local row
+// whose normalized payload project passes keep. Rows are collected first,
+// then journaled, so no cursor is open while writing.
+func backfillRelationsTx(ctx context.Context, q Querier, keep func(project string) bool) (int, error) {
+	rows, err := q.QueryContext(ctx, selectRelationBackfill)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id, project string
+		if err := rows.Scan(&id, &project); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if keep(NormalizeProject(project)) {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		p, err := ReadRelationPayload(ctx, q, id, V117)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := JournalRelation(ctx, q, p); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// collect reads a one-column result into a slice.
+func collect[T any](ctx context.Context, q Querier, query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,230 @@
+package engram
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Journal vocabulary (sync_mutations columns).
+const (
+	TargetCloud = "cloud"
+	SourceLocal = "local"
+
+	EntitySession     = "session"
+	EntityObservation = "observation"
+	EntityPrompt      = "prompt"
+	EntityRelation    = "relation"
+
+	OpUpsert = "upsert"
+	OpDelete = "delete"
+)
+
+const (
+	ensureSyncState = `INSERT OR IGNORE INTO sync_state (target_key, lifecycle, updated_at)
+VALUES (?, 'idle', datetime('now'))`
+
+	insertMutation = `INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
+VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+	markSyncStatePending = `UPDATE sync_state
+SET lifecycle = 'pending', last_enqueued_seq = ?, updated_at = datetime('now')
+WHERE target_key = ?`
+
+	selectSessionProject = `SELECT project FROM sessions WHERE id = ?`
+)
+
+// JournalRelation writes Go's journal row for a relation payload (§4) and
+// returns its seq. The project column is the normalized payload project, or
+// else the normalized project of the relation's session.
+func JournalRelation(ctx context.Context, q Querier, p RelationPayload) (int64, error) {
+	project, err := journalProject(ctx, q, p.Project, p.SessionID)
+	if err != nil {
+		return 0, err
+	}
+	return enqueue(ctx, q, EntityRelation, p.SyncID, OpUpsert, p, project)
+}
+
+// journalProject is the project column of a journal row: the payload's
+// project normalized, or the normalized project of the session sessionID.
+func journalProject(ctx context.Context, q Querier, payloadProject string, sessionID *string) (string, error) {
+	if p := NormalizeProject(payloadProject); p != "" || sessionID == nil {
+		return p, nil
+	}
+	var sp string
+	err := q.QueryRowContext(ctx, selectSessionProject, *sessionID).Scan(&sp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("journal project: %w", err)
+	}
+	return NormalizeProject(sp), nil
+}
+
+// enqueue is engram's enqueueSyncMutationTx: the journal row plus the
+// sync_state bookkeeping around it. It returns the row's seq (LastInsertId).
+func enqueue(ctx context.Context, q Querier, entity, key, op string, payload any, project string) (int64, error) {
+	encoded, err := json.Marshal(payload)
+	if err != nil {
+		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
+	}
+	// The journal row's FK needs the target's sync_state row.
+	if _, err := q.ExecContext(ctx, ensureSyncState, TargetCloud); err != nil {
+		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
+	}
+	res, err := q.ExecContext(ctx, insertMutation,
+		TargetCloud, entity, key, op, string(encoded), SourceLocal, project)
+	if err != nil {
+		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
+	}
+	targets := []string{TargetCloud}
+	if project != "" {
+		targets = append(targets, TargetCloud+":"+project)
+	}
+	for _, t := range targets {
+		if t != TargetCloud {
+			if _, err := q.ExecContext(ctx, ensureSyncState, t); err != nil {
+				return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
+			}
+		}
+		if _, err := q.ExecContext(ctx, markSyncStatePending, seq, t); err != nil {
+			return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
+		}
+	}
+	return seq, nil
+}
+
+// sessionPayload is the journal payload of a session.
+type sessionPayload struct {
+	ID        string  `json:"id"`
+	Project   string  `json:"project"`
+	Directory string  `json:"directory"`
+	EndedAt   *string `json:"ended_at,omitempty"`
+	Summary   *string `json:"summary,omitempty"`
+}
+
+// observationPayload is the journal payload of an observation; a deletion
+// carries deleted (and hard_delete when the row is gone).
+type observationPayload struct {
+	SyncID     string  `json:"sync_id"`
+	SessionID  string  `json:"session_id"`
+	Type       string  `json:"type"`
+	Title      string  `json:"title"`
+	Content    string  `json:"content"`
+	ToolName   *string `json:"tool_name,omitempty"`
+	Project    *string `json:"project,omitempty"`
+	Scope      string  `json:"scope"`
+	TopicKey   *string `json:"topic_key,omitempty"`
+	Deleted    bool    `json:"deleted,omitempty"`
+	DeletedAt  *string `json:"deleted_at,omitempty"`
+	HardDelete bool    `json:"hard_delete,omitempty"`
+}
+
+// promptPayload is the journal payload of a user prompt.
+type promptPayload struct {
+	SyncID    string  `json:"sync_id"`
+	SessionID string  `json:"session_id"`
+	Content   string  `json:"content"`
+	Project   *string `json:"project,omitempty"`
+}
+
+const (
+	selectSessionPayload = `SELECT id, project, directory, ended_at, summary FROM sessions WHERE id = ?`
+
+	selectObservationPayload = `
+SELECT sync_id, session_id, type, title, content, tool_name, project, scope, topic_key, deleted_at
+FROM observations WHERE sync_id = ? ORDER BY id LIMIT 1`
+
+	selectPromptPayload = `
+SELECT sync_id, session_id, content, project
+FROM user_prompts WHERE sync_id = ? ORDER BY id LIMIT 1`
+)
+
+// JournalSession journals the session id as it is now (op upsert).
+func JournalSession(ctx context.Context, q Querier, id string) (int64, error) {
+	var p sessionPayload
+	var ended, summary sql.NullString
+	err := q.QueryRowContext(ctx, selectSessionPayload, id).Scan(&p.ID, &p.Project, &p.Directory, &ended, &summary)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("session %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("journal session %s: %w", id, err)
+	}
+	p.EndedAt, p.Summary = stringPtr(ended), stringPtr(summary)
+	return enqueue(ctx, q, EntitySession, p.ID, OpUpsert, p, NormalizeProject(p.Project))
+}
+
+// JournalObservation journals the observation syncID as it is now: op
+// upsert, or op delete when it is soft-deleted.
+func JournalObservation(ctx context.Context, q Querier, syncID string) (int64, error) {
+	p, err := readObservationPayload(ctx, q, syncID)
+	if err != nil {
+		return 0, err
+	}
+	op := OpUpsert
+	if p.Deleted {
+		op = OpDelete
+	}
+	return journalObservationPayload(ctx, q, p, op)
+}
+
+func readObservationPayload(ctx context.Context, q Querier, syncID string) (observationPayload, error) {
+	var p observationPayload
+	var tool, project, topic, deleted sql.NullString
+	err := q.QueryRowContext(ctx, selectObservationPayload, syncID).Scan(
+		&p.SyncID, &p.SessionID, &p.Type, &p.Title, &p.Content,
+		&tool, &project, &p.Scope, &topic, &deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("observation %s: %w", syncID, ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("read observation %s: %w", syncID, err)
+	}
+	p.ToolName, p.Project, p.TopicKey = stringPtr(tool), stringPtr(project), stringPtr(topic)
+	p.DeletedAt = stringPtr(deleted)
+	p.Deleted = deleted.Valid
+	return p, nil
+}
+
+func journalObservationPayload(ctx context.Context, q Querier, p observationPayload, op string) (int64, error) {
+	var project string
+	if p.Project != nil {
+		project = *p.Project
+	}
+	column, err := journalProject(ctx, q, project, &p.SessionID)
+	if err != nil {
+		return 0, err
+	}
+	return enqueue(ctx, q, EntityObservation, p.SyncID, op, p, column)
+}
+
+// JournalPrompt journals the user prompt syncID (op upsert).
+func JournalPrompt(ctx context.Context, q Querier, syncID string) (int64, error) {
+	var p promptPayload
+	var project sql.NullString
+	err := q.QueryRowContext(ctx, selectPromptPayload, syncID).Scan(&p.SyncID, &p.SessionID, &p.Content, &project)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("prompt %s: %w", syncID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("journal prompt %s: %w", syncID, err)
+	}
+	p.Project = stringPtr(project)
+	var raw string
+	if p.Project != nil {
+		raw = *p.Project
+	}
+	column, err := journalProject(ctx, q, raw, &p.SessionID)
+	if err != nil {
+		return 0, err
+	}
+	return enqueue(ctx, q, EntityPrompt, p.SyncID, OpUpsert, p, column)
+}

@@ -1,0 +1,173 @@
+package engram
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Relation verbs engram accepts in a verdict.
+const (
+	RelRelated       = "related"
+	RelCompatible    = "compatible"
+	RelScoped        = "scoped"
+	RelConflictsWith = "conflicts_with"
+	RelSupersedes    = "supersedes"
+	RelNotConflict   = "not_conflict"
+)
+
+var relationVerbs = map[string]bool{
+	RelRelated: true, RelCompatible: true, RelScoped: true,
+	RelConflictsWith: true, RelSupersedes: true, RelNotConflict: true,
+}
+
+// Verdict is a judgment about a relation. Nil pointers are NULL columns.
+type Verdict struct {
+	Relation   string
+	Reason     *string
+	Evidence   *string
+	Confidence *float64
+	Actor      string
+	Kind       string
+	Model      *string
+	SessionID  *string
+}
+
+func (v Verdict) validate() error {
+	if !relationVerbs[v.Relation] {
+		return fmt.Errorf("%w: relation %q", ErrInvalid, v.Relation)
+	}
+	if c := v.Confidence; c != nil && !(*c >= 0 && *c <= 1) {
+		return fmt.Errorf("%w: confidence %v outside 0..1", ErrInvalid, *c)
+	}
+	return nil
+}
+
+const insertPendingRelation = `
+INSERT INTO memory_relations (sync_id, source_id, target_id, relation, judgment_status, created_at, updated_at)
+VALUES (?, ?, ?, 'pending', 'pending', datetime('now'), datetime('now'))`
+
+// SavePendingRelation is FindCandidates / SaveRelation / the project scan:
+// a 'pending' candidate pair, autocommit, never journaled. It returns the
+// relation's sync_id.
+func (s *Store) SavePendingRelation(ctx context.Context, src, tgt string) (string, error) {
+	syncID := newSyncID("rel-")
+	if _, err := s.DB.ExecContext(ctx, insertPendingRelation, syncID, src, tgt); err != nil {
+		return "", fmt.Errorf("save relation: %w", err)
+	}
+	return syncID, nil
+}
+
+const (
+	judgeRelation = `
+UPDATE memory_relations
+SET relation = ?, reason = ?, evidence = ?, confidence = ?, judgment_status = 'judged',
+    marked_by_actor = ?, marked_by_kind = ?, marked_by_model = ?, session_id = ?,
+    updated_at = datetime('now')
+WHERE sync_id = ?`
+
+	selectRelationPair = `
+SELECT COALESCE(source_id, ''), COALESCE(target_id, '') FROM memory_relations WHERE sync_id = ?`
+)
+
+// JudgeRelation is mem_judge: the verdict UPDATE and, in the same
+// transaction after it, Go's journal row when the enrollment gate passes.
+// It returns the journal seq written, 0 when none.
+func (s *Store) JudgeRelation(ctx context.Context, relSyncID string, v Verdict) (int64, error) {
+	if err := v.validate(); err != nil {
+		return 0, err
+	}
+	var seq int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, judgeRelation,
+			v.Relation, nullable(v.Reason), nullable(v.Evidence), nullable(v.Confidence),
+			v.Actor, v.Kind, nullable(v.Model), nullable(v.SessionID), relSyncID)
+		if err != nil {
+			return fmt.Errorf("judge %s: %w", relSyncID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("relation %s: %w", relSyncID, ErrNotFound)
+		}
+		var src, tgt string
+		if err := tx.QueryRowContext(ctx, selectRelationPair, relSyncID).Scan(&src, &tgt); err != nil {
+			return fmt.Errorf("judge %s: %w", relSyncID, err)
+		}
+		seq, err = s.journalIfEnrolled(ctx, tx, relSyncID, src, tgt)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return seq, nil
+}
+
+// journalIfEnrolled is Go's gated journal write for a relation: it journals
+// relSyncID when the gate finds its project enrolled, and returns the seq.
+func (s *Store) journalIfEnrolled(ctx context.Context, q Querier, relSyncID, src, tgt string) (int64, error) {
+	ok, err := s.gateEnrolled(ctx, q, src, tgt)
+	if err != nil || !ok {
+		return 0, err
+	}
+	p, err := ReadRelationPayload(ctx, q, relSyncID, s.Version)
+	if err != nil {
+		return 0, err
+	}
+	return JournalRelation(ctx, q, p)
+}
+
+const selectEnrolled = `SELECT EXISTS (SELECT 1 FROM sync_enrolled_projects WHERE project = ?)`
+
+// gateEnrolled is Go's enrollment gate: is the source observation's project
+// enrolled, or the target's when the source's is empty? It ignores
+// deleted_at, as engram does.
+func (s *Store) gateEnrolled(ctx context.Context, q Querier, src, tgt string) (bool, error) {
+	project, err := s.observationProject(ctx, q, src)
+	if err != nil {
+		return false, err
+	}
+	if project == "" {
+		if project, err = s.observationProject(ctx, q, tgt); err != nil {
+			return false, err
+		}
+	}
+	return isEnrolled(ctx, q, project)
+}
+
+func isEnrolled(ctx context.Context, q Querier, project string) (bool, error) {
+	name := NormalizeProject(project)
+	if name == "" {
+		return false, nil
+	}
+	var ok bool
+	if err := q.QueryRowContext(ctx, selectEnrolled, name).Scan(&ok); err != nil {
+		return false, fmt.Errorf("enrollment of %q: %w", name, err)
+	}
+	return ok, nil
+}
+
+const (
+	selectObservationProjectV1163 = `
+SELECT COALESCE((SELECT project FROM observations WHERE sync_id = ? ORDER BY id LIMIT 1), '')`
+
+	selectObservationProjectV117 = `
+SELECT COALESCE((SELECT COALESCE(NULLIF(o.project, ''), NULLIF(s.project, ''))
+                 FROM observations o LEFT JOIN sessions s ON s.id = o.session_id
+                 WHERE o.sync_id = ? ORDER BY o.id LIMIT 1), '')`
+)
+
+// observationProject is an observation's project as s.Version sees it: the
+// raw column for v1.16.3, with the session fallback for v1.17; empty when the
+// observation is missing.
+func (s *Store) observationProject(ctx context.Context, q Querier, syncID string) (string, error) {
+	query := selectObservationProjectV1163
+	if s.Version.fixes496() {
+		query = selectObservationProjectV117
+	}
+	var p string
+	if err := q.QueryRowContext(ctx, query, syncID).Scan(&p); err != nil {
+		return "", fmt.Errorf("project of %s: %w", syncID, err)
+	}
+	return p, nil
+}

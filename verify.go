@@ -1,0 +1,190 @@
+package relsync
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+)
+
+// MissingSampleSize is how many missing sync_ids Verify lists per project.
+const MissingSampleSize = 20
+
+// Report is what Verify found.
+type Report struct {
+	Version, Latest int64 // relsync version of the database (0: not installed) and of this build
+	Objects         []ObjectState
+	// UnjournaledColumns are memory_relations columns that the payload does not carry and that
+	// this release does not know: engram added them after it.
+	UnjournaledColumns []string
+	Projects           []ProjectCoverage
+	OrphanRows         int // local relation rows in the journal whose relation is gone
+}
+
+// ObjectState is one relsync object: "ok", "missing", "changed" (its SQL differs from what relsync
+// installed) or "unexpected" (a relsync_* object relsync did not install).
+type ObjectState struct{ Name, Type, State string }
+
+// ProjectCoverage counts, for one enrolled project, the relations that belong in the journal
+// (ENGRAM.md §6 without its last clause) and what the journal has of them.
+type ProjectCoverage struct {
+	Project   string
+	Eligible  int
+	Journaled int      // have a local relation row
+	Missing   int      // have none, and did not come from the cloud
+	FromCloud int      // have none, but arrived from the cloud after relsync was installed
+	Unacked   int      // local relation rows not yet pushed
+	Sample    []string // up to MissingSampleSize missing sync_ids, sorted
+}
+
+// Installed says that the database has relsync at this build's version.
+func (r Report) Installed() bool { return r.Version == r.Latest }
+
+// OK says that relsync is installed and unchanged and no eligible relation lacks its row.
+func (r Report) OK() bool {
+	if !r.Installed() || len(r.UnjournaledColumns) > 0 {
+		return false
+	}
+	for _, o := range r.Objects {
+		if o.State != "ok" {
+			return false
+		}
+	}
+	for _, p := range r.Projects {
+		if p.Missing > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Verify reports whether relsync's objects are installed and unchanged and, per enrolled project,
+// how many relations belong in the journal and how many are missing from it. It changes nothing.
+// On a database without relsync it still counts, with this build's rule, what an install would
+// backfill: it defines relsync's views as TEMP objects inside a transaction it rolls back.
+func Verify(ctx context.Context, db *sql.DB) (Report, error) {
+	st, err := readState(ctx, db)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Version: st.version(), Latest: st.latest()}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return rep, err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+
+	if st.installed() {
+		if rep.Objects, err = objectStates(ctx, conn); err != nil {
+			return rep, err
+		}
+	} else if err := defineTempViews(ctx, conn); err != nil {
+		return rep, err
+	}
+	if rep.UnjournaledColumns, err = queryStrings(ctx, conn, `SELECT name FROM relsync_unjournaled_columns ORDER BY name`); err != nil {
+		return rep, err
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM relsync_journal_orphans`).Scan(&rep.OrphanRows); err != nil {
+		return rep, err
+	}
+	rep.Projects, err = coverage(ctx, conn)
+	return rep, err
+}
+
+func objectStates(ctx context.Context, conn *sql.Conn) ([]ObjectState, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT name, type, state FROM relsync_object_state ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ObjectState
+	for rows.Next() {
+		var o ObjectState
+		if err := rows.Scan(&o.Name, &o.Type, &o.State); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func coverage(ctx context.Context, conn *sql.Conn) ([]ProjectCoverage, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT project, eligible, journaled, missing, from_cloud, unacked
+		FROM relsync_coverage ORDER BY project`)
+	if err != nil {
+		return nil, err
+	}
+	var out []ProjectCoverage
+	index := map[string]int{}
+	for rows.Next() {
+		var p ProjectCoverage
+		if err := rows.Scan(&p.Project, &p.Eligible, &p.Journaled, &p.Missing, &p.FromCloud, &p.Unacked); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		index[p.Project] = len(out)
+		out = append(out, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = conn.QueryContext(ctx, `SELECT project, entity_key FROM relsync_relation_missing
+		WHERE n <= ? ORDER BY project, n`, MissingSampleSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var project, key string
+		if err := rows.Scan(&project, &key); err != nil {
+			return nil, err
+		}
+		if i, ok := index[project]; ok {
+			out[i].Sample = append(out[i].Sample, key)
+		}
+	}
+	return out, rows.Err()
+}
+
+// defineTempViews creates this build's relsync views and tables as TEMP objects, so that Verify can
+// count on a database where relsync is not installed. The caller rolls the transaction back.
+func defineTempViews(ctx context.Context, conn *sql.Conn) error {
+	ms, err := migrationFiles()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		for _, stmt := range m.up {
+			for _, kind := range []string{"CREATE VIEW ", "CREATE TABLE "} {
+				if strings.HasPrefix(stmt, kind) {
+					temp := "CREATE TEMP " + strings.TrimPrefix(kind, "CREATE ") + strings.TrimPrefix(stmt, kind)
+					if _, err := conn.ExecContext(ctx, temp); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func queryStrings(ctx context.Context, conn *sql.Conn, query string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
