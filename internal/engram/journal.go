@@ -84,19 +84,19 @@ func enqueue(ctx context.Context, q Querier, entity, key, op string, payload any
 	if err != nil {
 		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}
-	targets := []string{TargetCloud}
-	if project != "" {
-		targets = append(targets, TargetCloud+":"+project)
+	if _, err := q.ExecContext(ctx, markSyncStatePending, seq, TargetCloud); err != nil {
+		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}
-	for _, t := range targets {
-		if t != TargetCloud {
-			if _, err := q.ExecContext(ctx, ensureSyncState, t); err != nil {
-				return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
-			}
-		}
-		if _, err := q.ExecContext(ctx, markSyncStatePending, seq, t); err != nil {
-			return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
-		}
+	if project == "" {
+		return seq, nil
+	}
+	// The per-project target follows the same lifecycle, created if missing.
+	perProject := TargetCloud + ":" + project
+	if _, err := q.ExecContext(ctx, ensureSyncState, perProject); err != nil {
+		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
+	}
+	if _, err := q.ExecContext(ctx, markSyncStatePending, seq, perProject); err != nil {
+		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}
 	return seq, nil
 }
