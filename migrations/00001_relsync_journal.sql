@@ -99,26 +99,20 @@ FROM (
          replace(ltrim(substr(s, 1, instr(s, 'e') - 1), '-'), '.', '') AS digits,
          CASE WHEN s LIKE '-%' THEN '-' ELSE '' END AS sgn
   FROM (
+    -- The first precision whose digits read back to the same double. printf's '!' flag gives
+    -- exact digits up to 17, and a '.0' that Go does not write.
     SELECT relation_id,
-           CASE WHEN c = 0 THEN '0'
-                WHEN CAST(g15 AS REAL) = c THEN g15
-                WHEN CAST(g16 AS REAL) = c THEN g16
-                ELSE g17 END AS s
+           (WITH RECURSIVE digits(k, p) AS (
+              SELECT 1, printf('%!.1g', c)
+              UNION ALL
+              SELECT k + 1, printf('%!.*g', k + 1, c) FROM digits
+              WHERE CAST(p AS REAL) <> c AND k < 17)
+            SELECT CASE WHEN p LIKE '%.0' THEN substr(p, 1, length(p) - 2) ELSE replace(p, '.0e', 'e') END
+            FROM digits ORDER BY k DESC LIMIT 1) AS s
     FROM (
-      -- printf's '!' flag gives all 17 digits, and a '.0' that Go does not write.
-      SELECT relation_id, c,
-             CASE WHEN p15 LIKE '%.0' THEN substr(p15, 1, length(p15) - 2) ELSE p15 END AS g15,
-             CASE WHEN p16 LIKE '%.0' THEN substr(p16, 1, length(p16) - 2) ELSE p16 END AS g16,
-             CASE WHEN p17 LIKE '%.0' THEN substr(p17, 1, length(p17) - 2) ELSE p17 END AS g17
-      FROM (
-        SELECT id AS relation_id, confidence AS c,
-               replace(printf('%!.15g', confidence), '.0e', 'e') AS p15,
-               replace(printf('%!.16g', confidence), '.0e', 'e') AS p16,
-               replace(printf('%!.17g', confidence), '.0e', 'e') AS p17
-        FROM memory_relations
-        WHERE typeof(confidence) IN ('real', 'integer')
-          AND abs(confidence) <= 1.7976931348623157e308
-      )
+      SELECT id AS relation_id, CAST(confidence AS REAL) AS c FROM memory_relations
+      WHERE typeof(confidence) IN ('real', 'integer')
+        AND abs(CAST(confidence AS REAL)) <= 1.7976931348623157e308
     )
   )
 );
