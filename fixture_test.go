@@ -31,6 +31,20 @@ func newWorld(t *testing.T, v engram.Version) *world {
 
 func (w *world) db() *sql.DB { return w.s.DB }
 
+func (w *world) exec(query string) {
+	w.t.Helper()
+	_, err := w.db().ExecContext(w.ctx, query)
+	w.must(err)
+}
+
+// verify is relsync.Verify on the world's database.
+func (w *world) verify() Report {
+	w.t.Helper()
+	rep, err := Verify(w.ctx, w.db())
+	w.must(err)
+	return rep
+}
+
 func (w *world) must(err error) {
 	w.t.Helper()
 	if err != nil {

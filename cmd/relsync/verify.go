@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/relsync/relsync"
+)
+
+// verify prints relsync.Verify's report: the objects, then per enrolled project what belongs in
+// the journal and what is missing. It fails (exit 1) unless the report is OK.
+func verify(ctx context.Context, path string, out io.Writer) error {
+	db, err := openExisting(path, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := relsync.Verify(ctx, db)
+	if err != nil {
+		return explain(path, err)
+	}
+	printReport(out, rep)
+	if !rep.OK() {
+		return errFailed
+	}
+	return nil
+}
+
+func printReport(out io.Writer, rep relsync.Report) {
+	switch {
+	case rep.Version == 0:
+		fmt.Fprintf(out, "relsync: not installed (this build installs version %d); counts are what it would backfill\n", rep.Latest)
+	case !rep.Installed():
+		fmt.Fprintf(out, "relsync: version %d installed, this build has %d\n", rep.Version, rep.Latest)
+	default:
+		fmt.Fprintf(out, "relsync: version %d installed\n", rep.Version)
+	}
+	if rep.Version > 0 {
+		var bad []string
+		for _, o := range rep.Objects {
+			if o.State != "ok" {
+				bad = append(bad, fmt.Sprintf("%s %s %s", o.Type, o.Name, o.State))
+			}
+		}
+		fmt.Fprintf(out, "objects: %d ok", len(rep.Objects)-len(bad))
+		if len(bad) > 0 {
+			fmt.Fprintf(out, "; %s", strings.Join(bad, "; "))
+		}
+		fmt.Fprintln(out)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "project\teligible\tjournaled\tmissing\tfrom_cloud\tunacked")
+	for _, p := range rep.Projects {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.Project, p.Eligible, p.Journaled, p.Missing, p.FromCloud, p.Unacked)
+	}
+	tw.Flush()
+	for _, p := range rep.Projects {
+		if len(p.Sample) > 0 {
+			fmt.Fprintf(out, "missing in %s: %s\n", p.Project, strings.Join(p.Sample, " "))
+		}
+	}
+	if len(rep.UnjournaledColumns) > 0 {
+		fmt.Fprintf(out, "memory_relations columns the payload does not carry: %s\n", strings.Join(rep.UnjournaledColumns, ", "))
+	}
+	if rep.OrphanRows > 0 {
+		fmt.Fprintf(out, "journal rows whose relation is gone: %d\n", rep.OrphanRows)
+	}
+	if rep.OK() {
+		fmt.Fprintln(out, "OK: every relation that belongs in the journal has its row")
+	} else {
+		fmt.Fprintln(out, "NOT OK")
+	}
+}

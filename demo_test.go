@@ -1,0 +1,78 @@
+package relsync
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// The README's first command, run to the end as a user runs it: scripts/demo.sh builds its own
+// cmd/relsync and runs goose through `go run …@v3.26.0`. It is slow, so it is one test.
+func TestDemo(t *testing.T) {
+	needTool(t, "bash")
+	// The same compile as `go run` with the same tags: afterwards the demo's go run only links.
+	gooseCLI(t)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RELSYNC_GOOSE=") && !strings.HasPrefix(kv, "RELSYNC_CMD=") &&
+			!strings.HasPrefix(kv, "TMPDIR=") {
+			env = append(env, kv)
+		}
+	}
+	run := func(t *testing.T, shell string) string {
+		r := runTool(t, append(env, "TMPDIR="+t.TempDir(), "RELSYNC_SQLITE3="+shell), "", "bash", "scripts/demo.sh")
+		expectOutput(t, "scripts/demo.sh", r, 0,
+			"1. An engram database as v1.16.3 leaves it",
+			"3 judged by JudgeBySemantic (path A) -> no journal row",
+			"then beta was enrolled (path B)      -> no journal row",
+			"relsync: not installed", "alpha    5         2          3", "beta     3         0          3", "NOT OK",
+			"Backup of ", "goose: successfully migrated database to version: ",
+			"engram v1.16.3 JudgeBySemantic judged rel-", "journal row seq ", `"marked_by_actor":"engram"`,
+			"Done. Every relation that belongs in the cloud has its journal row.")
+		if strings.Contains(r.stderr, "demo failed") {
+			t.Errorf("demo reported a failed step")
+		}
+		// The database the demo left: complete, and the new relation journaled once.
+		m := regexp.MustCompile(`Database: (.*)\n`).FindStringSubmatch(r.stdout)
+		rel := regexp.MustCompile(`judged (rel-[0-9a-f]{16})`).FindStringSubmatch(r.stdout)
+		if m == nil || rel == nil {
+			t.Fatal("the demo did not name its database and new relation")
+		}
+		db, err := sql.Open(engram.DriverName, engram.DSN(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		w := &world{t: t, ctx: context.Background(), path: m[1], s: &engram.Store{DB: db, Version: engram.V1163}}
+		if rep := w.verify(); !rep.OK() {
+			t.Errorf("the demo's database after the demo: %+v", rep)
+		}
+		w.expectRows(rel[1], 1)
+		return r.stdout
+	}
+	if _, err := exec.LookPath("sqlite3"); err == nil || os.Getenv("RELSYNC_REQUIRE_TOOLS") == "1" {
+		out := run(t, needTool(t, "sqlite3"))
+		for _, want := range []string{"4. Check with the sqlite3 shell", "OK: relsync is installed as it should be"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("demo output lacks %q", want)
+			}
+		}
+		if testing.Short() {
+			return
+		}
+	} else {
+		t.Log("no sqlite3 shell: the demo runs its Go fallback only")
+	}
+	out := run(t, "/nonexistent/sqlite3")
+	for _, want := range []string{"no sqlite3 shell here, so the same views through Go", "OK: every relation"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output without the shell lacks %q", want)
+		}
+	}
+}

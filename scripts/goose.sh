@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Runs relsync's migrations on an engram database with the stock goose CLI, pinned to v3.26.0.
+#
+#   scripts/goose.sh [--no-backup] <engram.db> up|up-by-one|up-to V|down|down-to V|redo|reset|status|version
+#
+# Before goose opens the file it refuses a path that does not exist (goose would create an empty
+# database there), a file that is not an SQLite database and a database without engram's tables
+# (relsync's own precheck, through cmd/relsync); for the commands that migrate, it then writes a
+# consistent backup beside the database (VACUUM INTO) and holds relsync's lock file
+# (<db>.relsync-lock, the one relsync.Up takes) while goose runs. `down` rolls back the newest
+# migration, `down-to 0` (or `reset`) all of them: relsync's triggers, views and tables go, and the
+# journal rows it wrote stay (they are engram's data).
+#
+# Environment: RELSYNC_GOOSE, a goose binary to run instead of `go run …@v3.26.0`; RELSYNC_CMD, a
+# binary of this checkout's cmd/relsync, to skip building it; RELSYNC_LOCK_WAIT, seconds to wait
+# for the lock (default 60).
+set -euo pipefail
+
+readonly goose_module='github.com/pressly/goose/v3/cmd/goose@v3.26.0'
+readonly goose_tags='no_postgres no_mysql no_clickhouse no_mssql no_vertica no_ydb no_libsql'
+
+die() {
+  printf 'goose.sh: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '4p' "${BASH_SOURCE[0]}" | sed 's/^#  */usage: /' >&2
+  exit 2
+}
+
+# uri_path percent-encodes every byte that is not safe as-is in the path of an SQLite URI
+# (spaces, quotes, ?, #, % and any non-ASCII byte among them).
+uri_path() {
+  local LC_ALL=C
+  local s=$1 out='' c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      [a-zA-Z0-9/._~-]) out+=$c ;;
+      *) printf -v c '%%%02X' "'$c" && out+=$c ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
+backup=1
+if [[ ${1:-} == --no-backup ]]; then
+  backup=0
+  shift
+fi
+[[ $# -ge 2 ]] || usage
+db=$1
+shift
+case $1 in
+  up | up-by-one | up-to | down | down-to | redo | reset) migrates=1 ;;
+  status | version) migrates=0 ;;
+  *) die "unsupported goose command '$1' (use up, up-by-one, up-to, down, down-to, redo, reset, status or version)" ;;
+esac
+
+repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+[[ -e $db ]] || die "refusing to run goose on $db: no such file (goose would create an empty database there)"
+[[ -f $db ]] || die "refusing to run goose on $db: not a regular file"
+db=$(cd -- "$(dirname -- "$db")" && pwd)/$(basename -- "$db")
+
+relsync=${RELSYNC_CMD:-}
+if [[ -z $relsync ]]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf -- "$tmp"' EXIT
+  relsync=$tmp/relsync
+  go -C "$repo" build -o "$relsync" ./cmd/relsync || die "cannot build cmd/relsync"
+fi
+
+"$relsync" check "$db" >/dev/null || die "refusing to run goose on $db"
+
+if ((migrates)); then
+  [[ -w $db ]] || die "$db is not writable"
+  if ((backup)); then
+    copy=$("$relsync" backup "$db") || die "backup failed; nothing was migrated (--no-backup skips it)"
+    echo "Backup of $db written to $copy"
+  fi
+fi
+
+dsn="file:$(uri_path "$db")?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+if [[ -n ${RELSYNC_GOOSE:-} ]]; then
+  goose=("$RELSYNC_GOOSE")
+else
+  goose=(go run "-tags=$goose_tags" "$goose_module")
+fi
+goose+=(-env=none -dir "$repo/migrations" -table relsync_db_version sqlite3 "$dsn" "$@")
+# GOOSE_DRIVER/GOOSE_DBSTRING from the environment would shift the arguments above.
+run=(env -u GOOSE_DRIVER -u GOOSE_DBSTRING -u GOOSE_MIGRATION_DIR -u GOOSE_TABLE "${goose[@]}")
+
+if ((migrates)) && command -v flock >/dev/null 2>&1; then
+  # relsync.Up in engram's processes takes the same lock: goose has no SQLite locker of its own.
+  status=0
+  flock -w "${RELSYNC_LOCK_WAIT:-60}" -E 75 "$db.relsync-lock" "${run[@]}" || status=$?
+  ((status != 75)) || die "another process holds $db.relsync-lock (a relsync install is running); try again"
+  ((status == 0)) || exit "$status"
+else
+  ((!migrates)) || echo "goose.sh: flock(1) not found: running without relsync's lock" >&2
+  "${run[@]}"
+fi
+
+case $1 in
+  down | down-to | redo | reset) echo "relsync's journal rows stay in sync_mutations: they are engram's data." ;;
+esac

@@ -1,0 +1,201 @@
+package relsync
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests in tools_test.go and demo_test.go run the real tools: the goose CLI at the pinned
+// version, the sqlite3 shell and the scripts in scripts/.
+
+const (
+	gooseModule = "github.com/pressly/goose/v3/cmd/goose@v3.26.0"
+	gooseTags   = "no_postgres no_mysql no_clickhouse no_mssql no_vertica no_ydb no_libsql"
+)
+
+// needTool returns the path of a program the test needs. Where it is missing the test skips,
+// saying why, unless RELSYNC_REQUIRE_TOOLS=1 (CI), where it fails.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("RELSYNC_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%s is required (RELSYNC_REQUIRE_TOOLS=1): %v", name, err)
+		}
+		t.Skipf("SKIP: %s not found (%v); this test runs the real %s", name, err, name)
+	}
+	return path
+}
+
+// toolDir is where the tests keep the binaries they build: one directory per user, so that runs
+// do not leave a copy each behind.
+func toolDir() (string, error) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("relsync-test-tools-%d", os.Getuid()))
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+var (
+	gooseOnce sync.Once
+	goosePath string
+	gooseErr  error
+)
+
+// gooseCLI builds the goose CLI at the pinned version once per test process, the way a user
+// installs it, and returns the binary. Each process replaces the one binary atomically.
+func gooseCLI(t *testing.T) string {
+	t.Helper()
+	needTool(t, "go")
+	gooseOnce.Do(func() {
+		dir, err := toolDir()
+		if err != nil {
+			gooseErr = err
+			return
+		}
+		bin, err := os.MkdirTemp(dir, "gobin-")
+		if err != nil {
+			gooseErr = err
+			return
+		}
+		defer os.RemoveAll(bin)
+		cmd := exec.Command("go", "install", "-tags="+gooseTags, gooseModule)
+		cmd.Env = append(os.Environ(), "GOBIN="+bin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			gooseErr = fmt.Errorf("go install %s: %v\n%s", gooseModule, err, out)
+			return
+		}
+		goosePath = filepath.Join(dir, "goose-v3.26.0")
+		gooseErr = os.Rename(filepath.Join(bin, "goose"), goosePath)
+	})
+	if gooseErr != nil {
+		t.Fatal(gooseErr)
+	}
+	return goosePath
+}
+
+var (
+	relsyncOnce sync.Once
+	relsyncPath string
+	relsyncErr  error
+)
+
+// relsyncCmd builds this checkout's cmd/relsync once per test process, for scripts/goose.sh to use
+// instead of building it on every run (demo_test.go runs the scripts with their own builds). The
+// binary is this process's own (another checkout may be under test at the same time); binaries
+// older than a day are left-overs of finished runs.
+func relsyncCmd(t *testing.T) string {
+	t.Helper()
+	needTool(t, "go")
+	relsyncOnce.Do(func() {
+		dir, err := toolDir()
+		if err != nil {
+			relsyncErr = err
+			return
+		}
+		old, _ := filepath.Glob(filepath.Join(dir, "relsync-*"))
+		for _, f := range old {
+			if info, err := os.Stat(f); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
+				os.Remove(f)
+			}
+		}
+		relsyncPath = filepath.Join(dir, fmt.Sprintf("relsync-%d", os.Getpid()))
+		if out, err := exec.Command("go", "build", "-o", relsyncPath, "./cmd/relsync").CombinedOutput(); err != nil {
+			relsyncErr = fmt.Errorf("go build ./cmd/relsync: %v\n%s", err, out)
+		}
+	})
+	if relsyncErr != nil {
+		t.Fatal(relsyncErr)
+	}
+	return relsyncPath
+}
+
+// result is what a finished process said.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+// runTool runs a program to the end with stdin from the file in (none if ""), env added to the
+// test's own environment.
+func runTool(t *testing.T, env []string, in string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if in != "" {
+		f, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return result{exit.ExitCode(), stdout.String(), stderr.String()}
+	case err != nil:
+		t.Fatalf("%s: %v", name, err)
+	}
+	return result{0, stdout.String(), stderr.String()}
+}
+
+// gooseScript runs scripts/goose.sh with the binaries built for the tests.
+func gooseScript(t *testing.T, args ...string) result {
+	t.Helper()
+	return gooseScriptEnv(t, nil, args...)
+}
+
+func gooseScriptEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	needTool(t, "bash")
+	env = append([]string{"RELSYNC_GOOSE=" + gooseCLI(t), "RELSYNC_CMD=" + relsyncCmd(t)}, env...)
+	return runTool(t, env, "", "bash", append([]string{"scripts/goose.sh"}, args...)...)
+}
+
+// verifySQL runs `sqlite3 <db> < scripts/verify.sql` in the real shell.
+func verifySQL(t *testing.T, db string) result {
+	t.Helper()
+	return runTool(t, nil, "scripts/verify.sql", needTool(t, "sqlite3"), db)
+}
+
+// expectOutput fails unless the result has the exit code and its output every wanted line part.
+func expectOutput(t *testing.T, what string, r result, code int, want ...string) {
+	t.Helper()
+	if (code == 0) != (r.code == 0) || (code > 0 && r.code != code) {
+		t.Errorf("%s: exit %d, want %d\n%v", what, r.code, code, r)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stdout+r.stderr, w) {
+			t.Errorf("%s: output lacks %q\n%v", what, w, r)
+		}
+	}
+}
+
+// fileBytes reads the database and its WAL ("" when absent): what must not change.
+func fileBytes(t *testing.T, path string) (db, wal string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.ReadFile(path + "-wal")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b), string(w)
+}

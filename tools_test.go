@@ -1,0 +1,446 @@
+package relsync
+
+import (
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gofrs/flock"
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// relsync from the terminal: scripts/goose.sh with the real goose CLI at v3.26.0, and
+// scripts/verify.sql in the real sqlite3 shell, on real files that engram keeps open meanwhile.
+
+// migrationNames are the files goose sees in migrations/.
+func migrationNames(t *testing.T) []string {
+	t.Helper()
+	names, err := fs.Glob(Migrations(), "*.sql")
+	if err != nil || len(names) < 2 {
+		t.Fatalf("migrations: %v %v", names, err)
+	}
+	return names
+}
+
+// gooseStatus reads `goose status`: migration file -> applied.
+func gooseStatus(t *testing.T, r result) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, line := range strings.Split(r.stdout+r.stderr, "\n") {
+		if _, name, ok := strings.Cut(line, " -- "); ok && strings.HasSuffix(name, ".sql") {
+			out[name] = !strings.Contains(line, "Pending")
+		}
+	}
+	return out
+}
+
+// expectGooseStatus checks that goose lists every migration, the first applied of them applied.
+func expectGooseStatus(t *testing.T, r result, applied int) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("goose status: %v", r)
+	}
+	got := gooseStatus(t, r)
+	for i, name := range migrationNames(t) {
+		if a, ok := got[name]; !ok || a != (i < applied) {
+			t.Errorf("goose status: %s listed %v, applied %v; want applied %v\n%v", name, ok, a, i < applied, r)
+		}
+	}
+}
+
+func (w *world) version() int64 {
+	w.t.Helper()
+	cur, _, err := Version(w.ctx, w.db())
+	w.must(err)
+	return cur
+}
+
+func checkoutLatest(t *testing.T) int64 {
+	t.Helper()
+	names := migrationNames(t)
+	v, err := strconv.ParseInt(strings.SplitN(names[len(names)-1], "_", 2)[0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (w *world) relsyncObjects() int {
+	return w.count(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'relsync%' AND name <> ?`, VersionTable)
+}
+
+func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("not sqlite\n", 500)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.db")
+	db := openPlain(t, other)
+	if _, err := db.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, c := range []struct{ name, path, want string }{
+		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
+		{"not sqlite", text, "notes.txt is not an SQLite database"},
+		{"not engram", other, "not an engram database with a sync journal; missing column memory_relations.source_id"},
+	} {
+		for _, cmd := range []string{"up", "status", "down"} {
+			t.Run(c.name+"/"+cmd, func(t *testing.T) {
+				var r result
+				unchanged(t, dir, func() { r = gooseScript(t, c.path, cmd) })
+				expectOutput(t, "goose.sh "+cmd, r, 1, c.want, "goose.sh: refusing to run goose on")
+				if strings.Contains(r.stdout, "Backup") {
+					t.Errorf("a backup was written of a refused file:\n%v", r)
+				}
+			})
+		}
+	}
+	t.Run("unsupported command", func(t *testing.T) {
+		w := newWorld(t, engram.V1163)
+		before, _ := os.ReadDir("migrations")
+		r := gooseScript(t, w.path, "create", "evil", "sql")
+		expectOutput(t, "goose.sh create", r, 1, "unsupported goose command 'create'")
+		if after, _ := os.ReadDir("migrations"); len(after) != len(before) {
+			t.Errorf("goose create wrote into migrations/")
+		}
+	})
+}
+
+// fileDSN opens any path through a file: URI, as a second engram process would; engram's own plain
+// path cannot name a file whose path holds '?'.
+func fileDSN(path string) string {
+	return (&url.URL{Scheme: "file", Path: path}).String() +
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)"
+}
+
+func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
+	m := buildMixed(t)
+	plain := m.w.path
+	m.w.db().Close()
+	dir := filepath.Join(t.TempDir(), `dir with spaces 'single' "double" #hash ?q %25`)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "engram é.db")
+	if err := os.Rename(plain, path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open(engram.DriverName, fileDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	w := &world{t: t, ctx: m.w.ctx, path: path, s: &engram.Store{DB: db, Version: engram.V1163}}
+	before := w.relationRows()
+	latest := checkoutLatest(t)
+
+	r := gooseScript(t, path, "up")
+	expectOutput(t, "goose.sh up", r, 0, "Backup of "+path+" written to ",
+		fmt.Sprintf("successfully migrated database to version: %d", latest))
+	backup := regexp.MustCompile(`written to (.*)\n`).FindStringSubmatch(r.stdout)
+	if backup == nil || filepath.Dir(backup[1]) != dir {
+		t.Fatalf("no backup beside the database:\n%v", r)
+	}
+	copyDB, err := sql.Open(engram.DriverName, fileDSN(backup[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copyDB.Close()
+	if cur, _, err := Version(w.ctx, copyDB); err != nil || cur != 0 {
+		t.Errorf("the backup has relsync version %d (%v): not taken before the migration", cur, err)
+	}
+
+	// engram's connection, open since before goose ran, sees the install.
+	if got := w.relationRows() - before; got != len(m.missing) {
+		t.Fatalf("goose up journaled %d relations, want %d", got, len(m.missing))
+	}
+	for _, key := range m.missing {
+		w.expectRows(key, 1)
+	}
+	for _, key := range m.never {
+		w.expectCount(key, 0)
+	}
+	if rep := w.verify(); !rep.OK() {
+		t.Fatalf("Verify after goose up: %+v", rep)
+	}
+	w.session("s9", "alpha")
+	rel := w.semantic(w.obs("s9", ptr("alpha")), w.obs("s9", ptr("alpha")), semVerdict("related"))
+	w.expectRows(rel, 1)
+
+	expectGooseStatus(t, gooseScript(t, path, "status"), int(latest))
+
+	rows := w.relationRows()
+	r = gooseScript(t, path, "down")
+	expectOutput(t, "goose.sh down", r, 0, "Backup of ", "journal rows stay")
+	if v := w.version(); v != latest-1 {
+		t.Fatalf("after down: version %d, want %d", v, latest-1)
+	}
+	r = gooseScript(t, "--no-backup", path, "down-to", "0")
+	expectOutput(t, "goose.sh down-to 0", r, 0, "journal rows stay")
+	if strings.Contains(r.stdout, "Backup") {
+		t.Errorf("--no-backup wrote a backup:\n%v", r)
+	}
+	if v, n := w.version(), w.relsyncObjects(); v != 0 || n != 0 {
+		t.Fatalf("after down-to 0: version %d, %d relsync objects", v, n)
+	}
+	if w.relationRows() != rows {
+		t.Fatal("down removed journal rows")
+	}
+}
+
+func TestEmbeddedUpThenGooseCLIAgree(t *testing.T) {
+	m := buildMixed(t)
+	w := m.w
+	w.up()
+	latest := w.version()
+	versionRows := func() int { return w.count(`SELECT count(*) FROM ` + VersionTable) }
+	rows, marks := w.relationRows(), versionRows()
+
+	// goose reads its driver, database and table from the environment too: goose.sh ignores them.
+	foreign := []string{"GOOSE_DRIVER=postgres", "GOOSE_DBSTRING=host=nowhere", "GOOSE_TABLE=goose_db_version"}
+	expectGooseStatus(t, gooseScriptEnv(t, foreign, w.path, "status"), int(latest))
+	r := gooseScript(t, "--no-backup", w.path, "up")
+	expectOutput(t, "goose.sh up after relsync.Up", r, 0, fmt.Sprintf("no migrations to run. current version: %d", latest))
+	if w.relationRows() != rows || versionRows() != marks {
+		t.Fatal("goose up applied again what relsync.Up had applied")
+	}
+
+	r = gooseScript(t, "--no-backup", w.path, "down")
+	expectOutput(t, "goose.sh down", r, 0)
+	if v := w.version(); v != latest-1 {
+		t.Fatalf("relsync.Version after goose down: %d, want %d", v, latest-1)
+	}
+	w.up()
+	if v := w.version(); v != latest {
+		t.Fatalf("relsync.Up after goose down: version %d", v)
+	}
+	if rep := w.verify(); !rep.OK() || w.relationRows() != rows {
+		t.Fatalf("after goose down and relsync.Up: %+v, %d rows, want %d", rep, w.relationRows(), rows)
+	}
+	expectGooseStatus(t, gooseScript(t, w.path, "status"), int(latest))
+}
+
+func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
+	m := buildMixed(t)
+	w := m.w
+	latest := checkoutLatest(t)
+	r := gooseScript(t, "--no-backup", w.path, "up")
+	expectOutput(t, "goose.sh up", r, 0)
+	cur, buildLatest, err := Version(w.ctx, w.db())
+	w.must(err)
+	if cur != latest || buildLatest != latest {
+		t.Fatalf("relsync.Version after goose up: %d of %d, want %d", cur, buildLatest, latest)
+	}
+	for _, key := range m.missing {
+		w.expectRows(key, 1)
+	}
+	schema, rows := w.schema(), w.relationRows()
+	w.up()
+	if w.schema() != schema || w.relationRows() != rows {
+		t.Fatal("relsync.Up after goose up changed the database")
+	}
+	w.must(Down(w.ctx, w.db()))
+	if v, n := w.version(), w.relsyncObjects(); v != 0 || n != 0 {
+		t.Fatalf("after relsync.Down: version %d, %d relsync objects", v, n)
+	}
+	if w.relationRows() != rows {
+		t.Fatal("relsync.Down removed journal rows")
+	}
+	expectGooseStatus(t, gooseScript(t, w.path, "status"), 0)
+	expectOutput(t, "goose.sh up again", gooseScript(t, "--no-backup", w.path, "up"), 0)
+	if rep := w.verify(); !rep.OK() || w.relationRows() != rows {
+		t.Fatalf("after goose up again: %+v, %d rows, want %d", rep, w.relationRows(), rows)
+	}
+}
+
+// goose has no SQLite locker: goose.sh runs goose under the lock file relsync.Up takes, so the
+// terminal and engram's processes never install at once.
+func TestGooseScriptWaitsForRelsyncLock(t *testing.T) {
+	needTool(t, "flock")
+	w := newWorld(t, engram.V1163)
+	lock := flock.New(w.path + lockSuffix)
+	if err := lock.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	env := []string{"RELSYNC_LOCK_WAIT=1"}
+	r := gooseScriptEnv(t, env, "--no-backup", w.path, "up")
+	expectOutput(t, "goose.sh up while relsync's lock is held", r, 1, "another process holds "+w.path+lockSuffix)
+	if v := w.version(); v != 0 {
+		t.Fatalf("goose migrated to %d while the lock was held", v)
+	}
+	lock.Unlock()
+	r = gooseScriptEnv(t, env, "--no-backup", w.path, "up")
+	expectOutput(t, "goose.sh up after the lock was released", r, 0)
+	if v := w.version(); v != checkoutLatest(t) {
+		t.Fatalf("version %d after goose up", v)
+	}
+}
+
+// coverageTable reads verify.sql's per-project table: project -> eligible, journaled, missing,
+// from_cloud, unacked.
+func coverageTable(out string) map[string][5]int {
+	table := map[string][5]int{}
+	_, rest, ok := strings.Cut(out, "project  eligible")
+	if !ok {
+		return table
+	}
+	lines := strings.Split(rest, "\n")
+	for _, line := range lines[2:] { // the rest of the header line, the dashes
+		f := strings.Fields(line)
+		if len(f) != 6 {
+			break
+		}
+		var n [5]int
+		for i := range n {
+			n[i], _ = strconv.Atoi(f[i+1])
+		}
+		table[f[0]] = n
+	}
+	return table
+}
+
+// expectSameAsVerify checks that the shell's table says what relsync.Verify says.
+func expectSameAsVerify(t *testing.T, w *world, r result) {
+	t.Helper()
+	want := map[string][5]int{}
+	for _, p := range w.verify().Projects {
+		want[p.Project] = [5]int{p.Eligible, p.Journaled, p.Missing, p.FromCloud, p.Unacked}
+	}
+	if got := coverageTable(r.stdout); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("verify.sql's table %v, relsync.Verify %v\n%v", got, want, r)
+	}
+}
+
+// verifyUnchanged runs verify.sql while engram keeps the file open with its WAL unmerged, and
+// checks that the database and its WAL keep every byte.
+func verifyUnchanged(t *testing.T, w *world) result {
+	t.Helper()
+	db, wal := fileBytes(t, w.path)
+	if wal == "" {
+		t.Fatal("the WAL is empty: the test would not see a checkpoint")
+	}
+	r := verifySQL(t, w.path)
+	if db2, wal2 := fileBytes(t, w.path); db2 != db || wal2 != wal {
+		t.Errorf("verify.sql changed the database or its WAL")
+	}
+	return r
+}
+
+func TestVerifySQLNotInstalled(t *testing.T) {
+	m := buildMixed(t)
+	r := verifyUnchanged(t, m.w)
+	expectOutput(t, "verify.sql", r, 1, "relsync is not installed in this database", "scripts/goose.sh <db> up")
+}
+
+func TestVerifySQLHealthy(t *testing.T) {
+	m := buildMixed(t)
+	m.w.up()
+	r := verifyUnchanged(t, m.w)
+	expectOutput(t, "verify.sql", r, 0, fmt.Sprintf("relsync version %d installed\n", checkoutLatest(t)),
+		"objects as relsync installed them",
+		"OK: relsync is installed as it should be, and every relation that belongs in the journal has its row")
+	if strings.Contains(r.stdout, "Missing") || strings.Contains(r.stdout, "this checkout has") {
+		t.Errorf("healthy database reported a problem:\n%v", r)
+	}
+	expectSameAsVerify(t, m.w, r)
+}
+
+func TestVerifySQLMissingRows(t *testing.T) {
+	m := buildMixed(t)
+	w := m.w
+	w.up()
+	gone := m.missing[0]
+	w.exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
+	r := verifyUnchanged(t, w)
+	expectOutput(t, "verify.sql", r, 1, "Missing journal rows (up to 20 sync_ids per project):", gone,
+		"NOT OK: 1 relation(s) without their journal row")
+	expectSameAsVerify(t, w, r)
+}
+
+func TestVerifySQLDrifted(t *testing.T) {
+	m := buildMixed(t)
+	w := m.w
+	w.up()
+	w.exec(`DROP TRIGGER relsync_relation_ai`)
+	w.session("s9", "alpha")
+	rel := w.semantic(w.obs("s9", ptr("alpha")), w.obs("s9", ptr("alpha")), semVerdict("related"))
+	r := verifyUnchanged(t, w)
+	expectOutput(t, "verify.sql", r, 1, "relsync_relation_ai  trigger  missing", rel,
+		"NOT OK: 1 relsync object(s) missing, changed or unexpected; 1 relation(s) without their journal row")
+	expectSameAsVerify(t, w, r)
+}
+
+func TestVerifySQLBehindThisCheckout(t *testing.T) {
+	m := buildMixed(t)
+	latest := checkoutLatest(t)
+	r := gooseScript(t, "--no-backup", m.w.path, "up-to", strconv.FormatInt(latest-1, 10))
+	expectOutput(t, "goose.sh up-to", r, 0)
+	r = verifyUnchanged(t, m.w)
+	expectOutput(t, "verify.sql", r, 1,
+		fmt.Sprintf("relsync version %d installed (this checkout has version %d)", latest-1, latest),
+		fmt.Sprintf("NOT OK: relsync is at version %d, this checkout has %d", latest-1, latest))
+}
+
+// With no process left on the file, the shell is the last connection to close: SQLite would then
+// checkpoint the WAL into the database and delete it, unless told not to.
+func TestVerifySQLChangesNoFileWhenAlone(t *testing.T) {
+	m := buildMixed(t)
+	w := m.w
+	w.up()
+	// A crash image: the database and its unmerged WAL, with no process holding them.
+	crashed := filepath.Join(t.TempDir(), "engram.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(w.path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+suffix, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, wal := fileBytes(t, crashed)
+	if wal == "" {
+		t.Fatal("no WAL to keep")
+	}
+	expectOutput(t, "verify.sql on a crash image", verifySQL(t, crashed), 0, "OK: relsync is installed")
+	if db2, wal2 := fileBytes(t, crashed); db2 != db || wal2 != wal {
+		t.Error("verify.sql changed the crash image or its WAL")
+	}
+
+	// Closed cleanly: no WAL. The shell may leave an empty one behind, never a change.
+	w.db().Close()
+	db, wal = fileBytes(t, w.path)
+	if wal != "" {
+		t.Fatal("engram's close left a WAL")
+	}
+	expectOutput(t, "verify.sql on a closed file", verifySQL(t, w.path), 0, "OK: relsync is installed")
+	if db2, wal2 := fileBytes(t, w.path); db2 != db || wal2 != "" {
+		t.Error("verify.sql changed the closed database or wrote a WAL")
+	}
+}
+
+// verify.sql cannot list migrations/, so it names the newest version itself.
+func TestVerifySQLKnowsTheNewestMigration(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join("scripts", "verify.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(\d+) AS latest`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("scripts/verify.sql names no latest version")
+	}
+	if got, want := string(m[1]), strconv.FormatInt(checkoutLatest(t), 10); got != want {
+		t.Fatalf("scripts/verify.sql says the newest migration is %s, migrations/ has %s: update its `AS latest`", got, want)
+	}
+}
