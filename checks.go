@@ -37,17 +37,48 @@ func isBusy(err error) bool {
 
 // classifyOpenError turns the errors of a first read into relsync's clear ones.
 func classifyOpenError(err error) error {
-	switch sqliteCode(err) & 0xff {
+	switch code := sqliteCode(err); code & 0xff {
 	case 26: // SQLITE_NOTADB
 		return fmt.Errorf("%w: %v", ErrNotDatabase, err)
+	case 8: // SQLITE_READONLY: a WAL database whose -wal and -shm cannot be created, even to read
+		return readOnlyError(code, err)
 	}
 	return fmt.Errorf("relsync: reading the database: %w", err)
 }
 
-// checkEngramSchema runs the precheck that opens migration 1 (the one home of the list of what
-// relsync needs) before goose writes anything, so a database without engram's tables is left
-// exactly as it was. It also refuses a file it could not write.
+// isReadOnly reports the codes SQLite gives a write it cannot make: SQLITE_READONLY and its
+// extended codes, and SQLITE_CANTOPEN for a journal file it cannot create.
+func isReadOnly(code int) bool { return code&0xff == 8 || code&0xff == 14 }
+
+// readOnlyError names the cause SQLite's extended code gives: the directory that cannot take the
+// files SQLite keeps beside the database, or the file (or connection) itself.
+func readOnlyError(code int, err error) error {
+	if code == 1544 || code&0xff == 14 { // SQLITE_READONLY_DIRECTORY, SQLITE_CANTOPEN
+		return fmt.Errorf("%w: its directory is not writable, and SQLite creates its journal files there: %v",
+			ErrReadOnly, err)
+	}
+	return fmt.Errorf("%w: %v", ErrReadOnly, err)
+}
+
+// checkEngramSchema refuses, before goose writes anything, a database without engram's tables and
+// a file relsync could not write, so that either is left exactly as it was.
 func checkEngramSchema(ctx context.Context, db *sql.DB) error {
+	if err := checkEngramTables(ctx, db); err != nil {
+		return err
+	}
+	return checkWritable(ctx, db)
+}
+
+// checkEngramTables runs the precheck that opens migration 1, the one home of the list of what
+// relsync needs. An empty database (what a plain path to a wrong file leaves) gets its own message.
+func checkEngramTables(ctx context.Context, db *sql.DB) error {
+	var objects int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&objects); err != nil {
+		return classifyOpenError(err)
+	}
+	if objects == 0 {
+		return fmt.Errorf("%w: the database is empty (no tables); is it engram's file?", ErrNotEngram)
+	}
 	ms, err := migrationFiles()
 	if err != nil {
 		return err
@@ -57,16 +88,22 @@ func checkEngramSchema(ctx context.Context, db *sql.DB) error {
 		if i := strings.Index(msg, "relsync: "); i >= 0 {
 			msg = strings.TrimSuffix(msg[i+len("relsync: "):], "'")
 			msg = strings.TrimSuffix(strings.TrimSuffix(msg, " (1)"), "'")
-			return fmt.Errorf("%w: %s", ErrNotEngram, msg)
+			if j := strings.Index(msg, "missing "); j >= 0 {
+				msg = msg[j:] // the precheck's preamble says again what ErrNotEngram says
+			}
+			return fmt.Errorf("%w (or one older than relsync supports): %s", ErrNotEngram, msg)
 		}
 		return classifyOpenError(err)
 	}
-	return checkWritable(ctx, db)
+	return nil
 }
 
-// checkWritable refuses a file relsync could not write, before goose tries to: it asks SQLite for
-// the write lock and gives it back at once. (Opening the file ourselves to test it would be wrong:
-// closing any descriptor of a database file drops the process's POSIX locks on it.)
+// checkWritable refuses a file relsync could not write, before goose tries to. The write lock
+// alone proves nothing (SQLite grants it to a read-only connection, and a rollback-journal file
+// needs its journal only at the first write), so it makes a first write as well, a table that the
+// rollback discards: SQLite refuses it at once on a read-only file, connection or directory.
+// (Opening the file ourselves to test it would be wrong: closing any descriptor of a database file
+// drops the process's POSIX locks on it.)
 func checkWritable(ctx context.Context, db *sql.DB) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -74,14 +111,20 @@ func checkWritable(ctx context.Context, db *sql.DB) error {
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		switch sqliteCode(err) & 0xff {
-		case 8: // SQLITE_READONLY
-			return fmt.Errorf("%w: %v", ErrReadOnly, err)
+		if code := sqliteCode(err); isReadOnly(code) {
+			return readOnlyError(code, err)
 		}
 		return fmt.Errorf("relsync: cannot take the write lock: %w", err)
 	}
-	_, err = conn.ExecContext(ctx, `ROLLBACK`)
-	return err
+	_, err = conn.ExecContext(ctx, `CREATE TABLE main.relsync_write_probe (x)`)
+	_, rollbackErr := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+	if code := sqliteCode(err); isReadOnly(code) {
+		return readOnlyError(code, err)
+	}
+	if err != nil {
+		return fmt.Errorf("relsync: a first write failed: %w", err)
+	}
+	return rollbackErr
 }
 
 // mainFile is the path of the main database file, "" for an in-memory or temporary database.

@@ -12,13 +12,13 @@ import (
 
 // world is an engram database on a real file, replayed as engram version v writes it.
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	path string
 	s    *engram.Store
 }
 
-func newWorld(t *testing.T, v engram.Version) *world {
+func newWorld(t testing.TB, v engram.Version) *world {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "engram.db")
 	db, err := engram.Create(path)
@@ -245,7 +245,7 @@ func (w *world) maxRelationSeq(target string) int64 {
 	return seq
 }
 
-func equalJSON(t *testing.T, a, b string) bool {
+func equalJSON(t testing.TB, a, b string) bool {
 	t.Helper()
 	var x, y any
 	if err := json.Unmarshal([]byte(a), &x); err != nil {

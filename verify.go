@@ -67,6 +67,11 @@ func Verify(ctx context.Context, db *sql.DB) (Report, error) {
 		return Report{}, err
 	}
 	rep := Report{Version: st.version(), Latest: st.latest()}
+	if !st.installed() {
+		if err := checkEngramTables(ctx, db); err != nil {
+			return rep, err
+		}
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return rep, err
@@ -77,7 +82,9 @@ func Verify(ctx context.Context, db *sql.DB) (Report, error) {
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 
-	if st.installed() {
+	// Behind this build (or not installed), the views may be missing or older: count with this
+	// build's, defined as TEMP objects; the objects are only compared at this build's version.
+	if st.current() {
 		if rep.Objects, err = objectStates(ctx, conn); err != nil {
 			return rep, err
 		}

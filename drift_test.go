@@ -1,0 +1,289 @@
+package relsync
+
+import (
+	"context"
+	"database/sql"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// Drift (issue 5, item 6): what happens to relsync's objects when engram's schema moves under them
+// after the install, and what Verify reports of it.
+
+// memoryRelationsDDL is engram's memory_relations as its rebuild would recreate it.
+const memoryRelationsDDL = `(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sync_id TEXT NOT NULL UNIQUE, source_id TEXT, target_id TEXT,
+    relation TEXT NOT NULL DEFAULT 'pending', reason TEXT, evidence TEXT, confidence REAL,
+    judgment_status TEXT NOT NULL DEFAULT 'pending', marked_by_actor TEXT, marked_by_kind TEXT,
+    marked_by_model TEXT, session_id TEXT, superseded_at TEXT,
+    superseded_by_relation_id INTEGER REFERENCES memory_relations(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')), updated_at TEXT NOT NULL DEFAULT (datetime('now')))`
+
+// classicRebuild is the rebuild-and-rename of SQLite's "other kinds of table schema changes", in
+// one transaction: new table, copy, drop the old one, rename the new one into its place.
+const classicRebuild = `BEGIN;
+CREATE TABLE memory_relations_new ` + memoryRelationsDDL + `;
+INSERT INTO memory_relations_new SELECT * FROM memory_relations;
+DROP TABLE memory_relations;
+ALTER TABLE memory_relations_new RENAME TO memory_relations;
+CREATE INDEX idx_memrel_source ON memory_relations(source_id, judgment_status);
+COMMIT;`
+
+// installedWithRelation is an enrolled project with relsync installed and one journaled relation.
+func installedWithRelation(t *testing.T) (w *world, a, b, rel string) {
+	w = newWorld(t, engram.V1163)
+	w.session("s1", "alpha")
+	a, b = w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
+	w.enroll("alpha")
+	w.up()
+	rel = w.semantic(a, b, semVerdict("related"))
+	w.expectRows(rel, 1)
+	return w, a, b, rel
+}
+
+// drift is Verify's objects that are not "ok", by name.
+func drift(rep Report) map[string]string {
+	out := map[string]string{}
+	for _, o := range rep.Objects {
+		if o.State != "ok" {
+			out[o.Name] = o.State
+		}
+	}
+	return out
+}
+
+// With SQLite's default ALTER TABLE (3.26+), RENAME first checks every view and trigger of the
+// schema, and relsync's views and triggers name memory_relations, gone since the DROP: the rebuild
+// fails and its transaction rolls back. relsync thus makes engram's classic rebuild of
+// memory_relations fail. Down before the rebuild and Up after it is the way through.
+func TestClassicRebuildFailsWhileRelsyncIsInstalled(t *testing.T) {
+	w, a, b, rel := installedWithRelation(t)
+	_, err := w.db().ExecContext(w.ctx, classicRebuild)
+	if err == nil {
+		t.Fatal("the rebuild succeeded: relsync's views no longer block it, update this test and the README")
+	}
+	w.exec(`ROLLBACK`)
+	if !strings.Contains(err.Error(), "relsync_") {
+		t.Errorf("the rebuild's error %q does not name the relsync object in its way", err)
+	}
+	if d := drift(w.verify()); len(d) != 0 {
+		t.Fatalf("after the failed rebuild: %v", d)
+	}
+
+	w.must(Down(w.ctx, w.db()))
+	w.exec(classicRebuild)
+	w.up()
+	if rep := w.verify(); !rep.OK() {
+		t.Fatalf("Down, rebuild, Up: %+v", rep)
+	}
+	w.semantic(b, a, semVerdict("compatible")) // the same pair: an update of rel
+	w.expectRows(rel, 2)
+}
+
+// With PRAGMA legacy_alter_table=ON the classic rebuild goes through, and SQLite drops the old
+// table's triggers with it: relsync's views now read the new table, but nothing journals.
+func TestDriftRebuildDropsTriggers(t *testing.T) {
+	w, _, _, rel := installedWithRelation(t)
+	legacyRebuild(w)
+	rep := w.verify()
+	want := map[string]string{"relsync_relation_ai": "missing", "relsync_relation_au": "missing"}
+	if d := drift(rep); !reflect.DeepEqual(d, want) {
+		t.Fatalf("Verify after the rebuild: %v, want %v", d, want)
+	}
+	if rep.OK() {
+		t.Fatal("Verify says OK with relsync's triggers gone")
+	}
+	w.expectRows(rel, 1) // the rows already written stay
+	w.checkVerifySQL(false, "relsync_relation_ai", "relsync_relation_au", "missing",
+		"NOT OK: 2 relsync object(s) missing, changed or unexpected")
+}
+
+func legacyRebuild(w *world) {
+	w.t.Helper()
+	w.exec(`PRAGMA legacy_alter_table = ON`)
+	w.exec(classicRebuild)
+	w.exec(`PRAGMA legacy_alter_table = OFF`)
+}
+
+// The other common rebuild renames the old table away first. SQLite then rewrites every view and
+// trigger body that names memory_relations to name the old table, and the DROP of that table takes
+// relsync's triggers on it along. Every relsync object that read memory_relations now reads a
+// table that does not exist: Verify sees them changed, and the counting views fail.
+func TestDriftRenameAwayRebuild(t *testing.T) {
+	w, _, b, _ := installedWithRelation(t)
+	w.exec(`BEGIN;
+ALTER TABLE memory_relations RENAME TO memory_relations_old;
+CREATE TABLE memory_relations ` + memoryRelationsDDL + `;
+INSERT INTO memory_relations SELECT * FROM memory_relations_old;
+DROP TABLE memory_relations_old;
+COMMIT;`)
+	rep, err := Verify(w.ctx, w.db())
+	t.Logf("Verify's error: %v", err)
+	d := drift(rep)
+	for _, name := range []string{"relsync_relation_ai", "relsync_relation_au"} {
+		if d[name] != "missing" {
+			t.Errorf("%s: %q, want missing", name, d[name])
+		}
+	}
+	for _, name := range []string{"relsync_relation_scope", "relsync_relation_journal", "relsync_observation_au", "relsync_session_au"} {
+		if d[name] != "changed" {
+			t.Errorf("%s: %q, want changed", name, d[name])
+		}
+	}
+	if rep.OK() {
+		t.Fatal("Verify says OK")
+	}
+	w.checkVerifySQL(false, "relsync_relation_ai", "relsync_relation_scope", "changed", "memory_relations_old")
+	// relsync_observation_au, rewritten to read the dropped table, now fails engram's own writes
+	// to observations until relsync is repaired or removed.
+	_, err = w.db().ExecContext(w.ctx, `UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = ?`, b)
+	if err == nil || !strings.Contains(err.Error(), "memory_relations_old") {
+		t.Fatalf("engram's soft delete after the rebuild: %v, want the dangling trigger's error", err)
+	}
+	t.Logf("engram's soft delete fails: %v", err)
+
+	// Down removes the dangling objects (DROP … IF EXISTS needs nothing they name), and Up
+	// installs them afresh on the new table.
+	w.must(Down(w.ctx, w.db()))
+	_, err = w.db().ExecContext(w.ctx, `UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = ?`, b)
+	w.must(err)
+	w.up()
+	if rep := w.verify(); !rep.OK() {
+		t.Fatalf("Down and Up after the rebuild: %+v", rep)
+	}
+}
+
+// A trigger dropped and recreated with another body, and a relsync_* object relsync never made.
+func TestDriftChangedTrigger(t *testing.T) {
+	w, a, b, rel := installedWithRelation(t)
+	w.exec(`DROP TRIGGER relsync_relation_au`)
+	w.exec(`CREATE TRIGGER relsync_relation_au AFTER UPDATE ON memory_relations BEGIN SELECT 1; END`)
+	w.exec(`CREATE VIEW relsync_extra AS SELECT 1 AS one`)
+	rep := w.verify()
+	want := map[string]string{"relsync_relation_au": "changed", "relsync_extra": "unexpected"}
+	if d := drift(rep); !reflect.DeepEqual(d, want) {
+		t.Fatalf("Verify: %v, want %v", d, want)
+	}
+	if rep.OK() {
+		t.Fatal("Verify says OK with a changed trigger")
+	}
+	w.checkVerifySQL(false, "relsync_relation_au", "changed", "relsync_extra", "unexpected")
+	w.semantic(b, a, semVerdict("compatible"))
+	w.expectCount(rel, 1) // the changed trigger journals nothing: why it must be reported
+}
+
+// A column engram adds to memory_relations after this release: the payload does not carry it.
+func TestDriftAddedColumn(t *testing.T) {
+	w, _, _, _ := installedWithRelation(t)
+	w.exec(`ALTER TABLE memory_relations ADD COLUMN weight REAL`)
+	rep := w.verify()
+	if !reflect.DeepEqual(rep.UnjournaledColumns, []string{"weight"}) {
+		t.Fatalf("UnjournaledColumns: %v, want [weight]", rep.UnjournaledColumns)
+	}
+	if d := drift(rep); len(d) != 0 {
+		t.Errorf("ADD COLUMN changed relsync objects: %v", d)
+	}
+	if rep.OK() {
+		t.Fatal("Verify says OK with a column the payload does not carry")
+	}
+	w.checkVerifySQL(false, "memory_relations columns the payload does not carry: weight")
+}
+
+// Journal rows left behind for relations that no longer exist (engram never deletes a relation;
+// a hand cleanup or a lossy rebuild does).
+func TestDriftOrphanJournalRows(t *testing.T) {
+	w, a, b, rel := installedWithRelation(t)
+	w.semantic(b, a, semVerdict("compatible"))
+	w.expectRows(rel, 2)
+	kept := w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("related"))
+	if n := w.verify().OrphanRows; n != 0 {
+		t.Fatalf("OrphanRows before: %d", n)
+	}
+	_, err := w.db().ExecContext(w.ctx, `DELETE FROM memory_relations WHERE sync_id = ?`, rel)
+	w.must(err)
+	rep := w.verify()
+	if rep.OrphanRows != 2 {
+		t.Fatalf("OrphanRows: %d, want the deleted relation's 2 rows", rep.OrphanRows)
+	}
+	if d := drift(rep); len(d) != 0 {
+		t.Errorf("objects: %v", d)
+	}
+	w.expectRows(kept, 1)
+	// Reported, not a failure: the rows still push, and Verify.OK ignores them too.
+	w.checkVerifySQL(true, "Journal rows whose relation is gone: 2")
+}
+
+// TestUpAfterRebuildDoesNotRepair documents today's behaviour, not the wanted one: a database at
+// the latest version makes Up a no-op, so triggers that a rebuild dropped stay missing, and the
+// relations engram writes from then on are not journaled. If Up learns to repair drift, this test
+// must change to expect the triggers back and the missed relation journaled.
+func TestUpAfterRebuildDoesNotRepair(t *testing.T) {
+	w, a, _, _ := installedWithRelation(t)
+	legacyRebuild(w)
+	w.up()
+	rep := w.verify()
+	if d := drift(rep); d["relsync_relation_ai"] != "missing" || d["relsync_relation_au"] != "missing" {
+		t.Fatalf("after Up: %v (Up repairs now: update this test)", d)
+	}
+	missed := w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("related"))
+	w.expectCount(missed, 0)
+	rep = w.verify()
+	if totalMissing(rep) != 1 || len(rep.Projects) != 1 || rep.Projects[0].Sample[0] != missed {
+		t.Fatalf("Verify does not report the missed relation: %+v", rep.Projects)
+	}
+	w.checkVerifySQL(false, missed, "1 relation(s) without their journal row")
+}
+
+// BenchmarkDriftCheckAtOpen measures what checking relsync's objects would add to Up at every
+// open: Up's no-op read alone, and the comparison of sqlite_master with relsync_objects.
+func BenchmarkDriftCheckAtOpen(b *testing.B) {
+	path := b.TempDir() + "/engram.db"
+	db, err := engram.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := Up(ctx, db); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("UpNoop", func(b *testing.B) {
+		for b.Loop() {
+			if err := Up(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ObjectState", func(b *testing.B) {
+		for b.Loop() {
+			if n := countNotOK(ctx, b, db); n != 0 {
+				b.Fatalf("%d objects drifted", n)
+			}
+		}
+	})
+}
+
+func countNotOK(ctx context.Context, b *testing.B, db *sql.DB) int {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM relsync_object_state WHERE state <> 'ok'`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// checkVerifySQL runs scripts/verify.sql in the real sqlite3 shell on the world's file and checks
+// its verdict (exit 0, or 1 for NOT OK) and that its output has each of want. It is a subtest of
+// its own: without the shell it skips (fails under RELSYNC_REQUIRE_TOOLS=1), the Go checks still run.
+func (w *world) checkVerifySQL(wantOK bool, want ...string) {
+	w.t.Helper()
+	code := 1
+	if wantOK {
+		code = 0
+	}
+	w.t.(*testing.T).Run("verify.sql", func(t *testing.T) {
+		expectOutput(t, "verify.sql", verifySQL(t, w.path), code, want...)
+	})
+}
