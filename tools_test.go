@@ -91,7 +91,7 @@ func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
 	for _, c := range []struct{ name, path, want string }{
 		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
 		{"not sqlite", text, "notes.txt is not an SQLite database"},
-		{"not engram", other, "not an engram database with a sync journal; missing column memory_relations.source_id"},
+		{"not engram", other, "not an engram database (or one older than relsync supports): missing column memory_relations.source_id"},
 	} {
 		for _, cmd := range []string{"up", "status", "down"} {
 			t.Run(c.name+"/"+cmd, func(t *testing.T) {

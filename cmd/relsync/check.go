@@ -25,7 +25,7 @@ func check(ctx context.Context, path string, out io.Writer) error {
 		fmt.Fprintf(out, "%s: engram database, relsync at version %d (this build: %d)\n", path, current, latest)
 		return nil
 	}
-	if err := runPrecheck(ctx, db); err != nil {
+	if err := relsync.CheckEngram(ctx, db); err != nil {
 		return explain(path, err)
 	}
 	fmt.Fprintf(out, "%s: engram database, relsync not installed (this build installs version %d)\n", path, latest)

@@ -57,8 +57,8 @@ func TestCheckRefusesWhatGooseMustNotTouch(t *testing.T) {
 	for _, c := range []struct{ name, path, want string }{
 		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
 		{"not sqlite", text, "is not an SQLite database"},
-		{"not engram", other, "not an engram database with a sync journal; missing column memory_relations.source_id"},
-		{"empty", filepath.Join(dir, "empty.db"), "missing table memory_relations"},
+		{"not engram", other, "not an engram database (or one older than relsync supports): missing column memory_relations.source_id"},
+		{"empty", filepath.Join(dir, "empty.db"), "the database is empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.name == "empty" {
