@@ -125,7 +125,25 @@ FROM (
 -- +goose StatementBegin
 CREATE VIEW relsync_relation_journal AS
 SELECT el.relation_id, el.entity_key, el.project,
-  replace(replace(replace(replace(replace(
+  -- Go's escapes beyond json_quote's: <, >, &, U+2028, U+2029, and each byte that is not part of
+  -- valid UTF-8 as \ufffd. ASCII payloads take the GLOB fast path.
+  (SELECT replace(replace(replace(replace(replace(
+  CASE WHEN y GLOB CAST(X'2A5B5E012D7F5D2A' AS TEXT) THEN (
+   WITH RECURSIVE d(k,s,x) AS NOT MATERIALIZED (
+    SELECT 0, CAST(y AS BLOB), ''
+    UNION ALL SELECT k+length(x), substr(s,length(x)+1), (SELECT CASE
+       WHEN length(r)>256 THEN zeroblob(length(r)/2+3-length(CAST(ltrim(substr(r,length(r)/2+1,3),X'808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9FA0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF') AS BLOB)))
+       WHEN r<X'80' THEN replace(r,ltrim(r,X'206574616F696E7372686C6463756D667067777962766B786A717A222C3A4554414F494E5352484C4443554D465047575942564B584A515A303132333435363738392E2D5F272F2829213F3B5B5D7B7D5C2A2B3D232540245E7E7C607F0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F263C3E'),'')
+       WHEN hex(substr(r,1,4)) GLOB substr('Z************************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[89AB]?****************??[AB]?[89AB]?***********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[89]?[89AB]?***********??[89AB]?[89AB]?*********??[89AB]?[89AB]?*********??[9AB]?[89AB]?[89AB]?***??[89AB]?[89AB]?[89AB]?**??[89AB]?[89AB]?[89AB]?**??[89AB]?[89AB]?[89AB]?**??8?[89AB]?[89AB]?*******',instr(X'C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDFE0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4',substr(r,1,1))*25+1,25)
+        THEN substr(r,1,2+(r>=X'E0')+(r>=X'F0'))
+       ELSE X'FF' END
+      FROM (SELECT substr(s,length(x)+1) AS r)) FROM d WHERE length(s)>length(x)
+    UNION ALL SELECT k, substr(s,1,length(x)), '' FROM d WHERE x BETWEEN X'00' AND X'00FF'
+    ORDER BY 1)
+   SELECT replace(group_concat(x,''),X'FF','\ufffd') FROM d WHERE x NOT BETWEEN X'00' AND X'00FF'
+  ) ELSE y END,
+  '&','\u0026'),'<','\u003c'),'>','\u003e'),X'E280A8','\u2028'),X'E280A9','\u2029')
+  FROM (SELECT
   '{"sync_id":' || json_quote(CAST(r.sync_id AS TEXT)) ||
   ',"source_id":' || json_quote(CAST(r.source_id AS TEXT)) ||
   ',"target_id":' || json_quote(CAST(r.target_id AS TEXT)) ||
@@ -140,8 +158,7 @@ SELECT el.relation_id, el.entity_key, el.project,
   CASE WHEN r.session_id IS NULL THEN '' ELSE ',"session_id":' || json_quote(CAST(r.session_id AS TEXT)) END ||
   ',"project":' || json_quote(el.payload_project) ||
   ',"created_at":' || json_quote(CAST(r.created_at AS TEXT)) ||
-  ',"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}',
-  '<', '\u003c'), '>', '\u003e'), '&', '\u0026'), char(8232), '\u2028'), char(8233), '\u2029') AS payload
+  ',"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}' AS y)) AS payload
 FROM relsync_relation_eligible AS el
 JOIN memory_relations AS r ON r.id = el.relation_id;
 -- +goose StatementEnd

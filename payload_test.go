@@ -1,0 +1,60 @@
+package relsync
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// insertLocal writes a judged relation the way a local engram write does (updated_at now), with
+// every column given: nil leaves it NULL.
+func (w *world) insertLocal(src, tgt string, reason, evidence, model, session *string, confidence any) string {
+	w.t.Helper()
+	key := fmt.Sprintf("rel-%016x", w.count(`SELECT count(*) FROM memory_relations`)+1)
+	_, err := w.db().ExecContext(w.ctx, `INSERT INTO memory_relations (sync_id, source_id, target_id, relation,
+		reason, evidence, confidence, judgment_status, marked_by_actor, marked_by_kind, marked_by_model,
+		session_id, created_at, updated_at)
+		VALUES (?, ?, ?, 'related', ?, ?, ?, 'judged', 'claude', 'agent', ?, ?, datetime('now'), datetime('now'))`,
+		key, src, tgt, reason, evidence, confidence, model, session)
+	w.must(err)
+	return key
+}
+
+// Each payload's bytes equal what encoding/json makes of the same row (expectRows compares bytes
+// and decoded values), whatever the row holds.
+func TestPayloadEdgeContents(t *testing.T) {
+	w := newWorld(t, engram.V117)
+	a, b := enrolledPair(w)
+	texts := map[string]string{
+		"quotes and backslashes": `say "hi" \ back\\slash \"`,
+		"html":                   `<script>alert('x') && 1 > 0</script>`,
+		"line separators":        "a\u2028b\u2029c",
+		"control characters":     "\x00\x01\x07\b\t\n\v\f\r\x1b\x1f\x7f end",
+		"invalid utf-8":          "ok \xff\xfe bad \xc3\x28 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf \x80 end\xe2",
+		"emoji and accents":      "café — naïve 🧠 日本語 \U0010FFFF \uFFFD \uFFFE",
+		"json lookalike":         `","project":"evil","x":"`,
+		"1 MB evidence":          strings.Repeat("evidence line with words and numbers 1234567890\n", 1<<20/48),
+		"empty":                  "",
+	}
+	for name, text := range texts {
+		t.Run(name, func(t *testing.T) {
+			w.t = t
+			key := w.insertLocal(a, b, ptr(text), ptr(text), ptr(text), ptr(text), 0.5)
+			w.expectRows(key, 1)
+		})
+	}
+	t.Run("NULL in every nullable column", func(t *testing.T) {
+		w.t = t
+		key := w.insertLocal(a, b, nil, nil, nil, nil, nil)
+		w.expectRows(key, 1)
+	})
+	for _, c := range []float64{0, 1, 0.25, 1.0 / 3, 1e-7, 0.1, 0.9999999999999999, 5e-324, 1e-5, 123456.789} {
+		t.Run(fmt.Sprint("confidence ", c), func(t *testing.T) {
+			w.t = t
+			key := w.insertLocal(a, b, nil, nil, nil, nil, c)
+			w.expectRows(key, 1)
+		})
+	}
+}
