@@ -9,23 +9,31 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"time"
 
 	"github.com/pressly/goose/v3"
 )
 
 // Up applies the migrations that are pending. It is meant to run at every open: when nothing is
-// pending it reads one small table and returns, without taking a write lock. Otherwise it checks
-// the file (an SQLite database, engram's tables, writable), takes relsync's lock beside the file so
-// that concurrent processes install once, and applies. It refuses a database migrated by a newer
-// relsync. It never closes db and never touches PRAGMA user_version.
+// pending it reads relsync's version table and compares relsync's objects with what it installed,
+// and returns without taking a write lock. Otherwise it checks the file (an SQLite database,
+// engram's tables, writable), takes relsync's lock beside the file so that concurrent processes
+// install once, and applies. If an object of relsync went missing or changed (engram rebuilt
+// memory_relations, say), it recreates it and journals the relations written meanwhile. It refuses
+// a database migrated by a newer relsync. It never closes db and never touches PRAGMA user_version.
 func Up(ctx context.Context, db *sql.DB) error {
 	st, err := readState(ctx, db)
 	if err != nil {
 		return err
 	}
 	if st.current() {
-		return nil
+		if n, err := drifted(ctx, db); err != nil || n == 0 {
+			return err
+		}
+		return withInstallLock(ctx, db, func() error {
+			return retryBusy(ctx, db, func() error { return repair(ctx, db) })
+		})
 	}
 	return withInstallLock(ctx, db, func() error {
 		st, err := readState(ctx, db) // another process may have finished meanwhile
@@ -33,11 +41,14 @@ func Up(ctx context.Context, db *sql.DB) error {
 			return err
 		}
 		if !st.installed() {
-			if err := checkEngramSchema(ctx, db); err != nil {
-				return err
-			}
+			err = checkEngramSchema(ctx, db)
+		} else {
+			err = checkWritable(ctx, db)
 		}
-		return retryBusy(ctx, func() error {
+		if err != nil {
+			return err
+		}
+		return retryBusy(ctx, db, func() error {
 			p, err := newProvider(db)
 			if err != nil {
 				return err
@@ -56,7 +67,7 @@ func Down(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	return withInstallLock(ctx, db, func() error {
-		return retryBusy(ctx, func() error {
+		return retryBusy(ctx, db, func() error {
 			p, err := newProvider(db)
 			if err != nil {
 				return err
@@ -118,23 +129,41 @@ func wrapGoose(err error) error {
 	return fmt.Errorf("relsync: %w", err)
 }
 
-// retryBusy runs fn again when SQLite answered busy: engram's other processes write between our
-// reads and our first write, and a deferred transaction cannot wait for them (SQLITE_BUSY_SNAPSHOT).
-// Each failed attempt rolled back whole, so trying again is safe.
-func retryBusy(ctx context.Context, fn func() error) error {
-	delay := 20 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+// minBusyBudget is how long Up and Down keep retrying a busy migration at least, even on a
+// connection whose busy_timeout is shorter (or unset).
+const minBusyBudget = time.Second
+
+// retryBusy runs fn again when SQLite answered busy, for as long as the connection's busy_timeout
+// (a single write of the host waits that long) and at least minBusyBudget. A migration that reads
+// before it writes (migration 1 opens with its precheck) cannot wait for the write lock: when
+// engram's other processes hold it, or committed since the read, SQLite refuses the transaction
+// at once (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT) and busy_timeout does not apply. A refused attempt
+// rolled back whole and cost next to nothing, so try again soon, with jitter so that processes do
+// not retry in step. An attempt that waited out the busy timeout has used the budget up, so a
+// transaction that holds the lock that long costs Up one busy timeout, not several.
+func retryBusy(ctx context.Context, db *sql.DB, fn func() error) error {
+	budget := max(busyTimeout(ctx, db), minBusyBudget)
+	deadline := time.Now().Add(budget)
+	for {
 		err := fn()
-		if err == nil || !isBusy(err) || attempt == 8 {
+		if err == nil || !isBusy(err) || !time.Now().Before(deadline) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(delay):
+		case <-time.After(5*time.Millisecond + rand.N(45*time.Millisecond)):
 		}
-		delay *= 2
 	}
+}
+
+// busyTimeout is the busy_timeout of db's connections, 0 when it cannot be read.
+func busyTimeout(ctx context.Context, db *sql.DB) time.Duration {
+	var ms int64
+	if err := db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&ms); err != nil {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 var _ fs.FS = Migrations()

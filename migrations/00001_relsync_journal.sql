@@ -222,7 +222,8 @@ DROP TABLE temp.relsync_backfill_mark;
 -- relsync's trigger already journaled in the same state (JudgeRelation when enrolled; v1.17's
 -- JudgeBySemantic), relsync's unacked row gives way, so each change keeps exactly one row and
 -- engram keeps the row whose seq it read back. Payloads are compared without `project`, which
--- v1.16.3 computes differently.
+-- v1.16.3 computes differently, and with the confidence compared as a number: for some doubles
+-- that need 17 digits, SQLite's printf and Go pick different last digits for the same value.
 -- +goose StatementBegin
 CREATE TRIGGER relsync_journal_ai AFTER INSERT ON sync_mutations
 WHEN NEW.entity = 'relation' AND NEW.target_key = 'cloud' AND NEW.source = 'local'
@@ -234,7 +235,8 @@ BEGIN
                ORDER BY p.seq DESC LIMIT 1)
     AND acked_at IS NULL
     AND json_valid(payload) AND json_valid(NEW.payload)
-    AND json_remove(payload, '$.project') = json_remove(NEW.payload, '$.project');
+    AND json_remove(payload, '$.project', '$.confidence') = json_remove(NEW.payload, '$.project', '$.confidence')
+    AND json_extract(payload, '$.confidence') IS json_extract(NEW.payload, '$.confidence');
   INSERT INTO sync_state (target_key)
     SELECT 'cloud' WHERE NOT EXISTS (SELECT 1 FROM sync_state WHERE target_key = 'cloud');
   UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = NEW.seq, updated_at = datetime('now')

@@ -1,0 +1,257 @@
+package relsync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// Up on the host's own *sql.DB: engram allows one connection, and a host may hold a transaction
+// while it calls Up. Up must finish, or fail with a clear error; it must never hang.
+
+// hostWatchdog turns a hang into a test failure instead of a test-binary timeout. It is not a
+// performance bound: every wait below ends far sooner or not at all.
+const hostWatchdog = time.Minute
+
+// upAsync runs Up in a goroutine; the channel gets its error.
+func upAsync(ctx context.Context, db *sql.DB) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- Up(ctx, db) }()
+	return done
+}
+
+func awaitUp(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(hostWatchdog):
+		t.Fatalf("Up did not return within %v: it hangs", hostWatchdog)
+		return nil
+	}
+}
+
+// hostWorld is an engram database on a file with relations waiting for the backfill.
+func hostWorld(t *testing.T) *world {
+	w := newWorld(t, engram.V1163)
+	w.session("s1", "alpha")
+	for i := 0; i < 5; i++ {
+		w.semantic(w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha")), semVerdict("related"))
+	}
+	w.enroll("alpha")
+	return w
+}
+
+func expectVerifyOK(t *testing.T, db *sql.DB) {
+	t.Helper()
+	rep, err := Verify(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || totalMissing(rep) != 0 {
+		t.Fatalf("Verify: %+v", rep)
+	}
+}
+
+// Engram's own pool (one connection), busy with the host's writes while Up installs: the writes
+// queue for the connection behind Up's migration and Up behind them, and both finish.
+func TestUpOnSingleConnectionHostWhileItWrites(t *testing.T) {
+	w := hostWorld(t)
+	if n := w.db().Stats().MaxOpenConnections; n != 1 {
+		t.Fatalf("engram's pool allows %d connections, want 1", n)
+	}
+	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writes int
+	var writeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			rel, err := w.s.SavePendingRelation(w.ctx, a, b)
+			if err == nil {
+				_, err = w.s.JudgeRelation(w.ctx, rel, verdict())
+			}
+			if err != nil {
+				writeErr = err
+				return
+			}
+			writes++
+		}
+	}()
+	ctx, cancel := context.WithTimeout(w.ctx, hostWatchdog)
+	defer cancel()
+	err := awaitUp(t, upAsync(ctx, w.db()))
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if writeErr != nil {
+		t.Fatalf("host write beside Up: %v", writeErr)
+	}
+	t.Logf("%d host writes went through the one connection while Up ran", writes)
+	expectVerifyOK(t, w.db())
+	if n := w.count(`SELECT count(*) FROM (SELECT entity_key FROM sync_mutations
+		WHERE target_key = 'cloud' AND entity = 'relation' AND source = 'local'
+		GROUP BY entity_key HAVING count(*) > 1)`); n != 0 {
+		t.Fatalf("%d relations judged once have more than one local row", n)
+	}
+}
+
+// The host holds a transaction on its only connection and calls Up from the same process: Up
+// cannot get a connection until that transaction ends. With a deadline it returns ctx's error
+// and leaves the host's transaction alone; without one it waits, and finishes once the host
+// commits.
+func TestUpWhileHostHoldsItsOnlyConnection(t *testing.T) {
+	w := hostWorld(t)
+	tx, err := w.db().BeginTx(w.ctx, nil)
+	w.must(err)
+	_, err = tx.ExecContext(w.ctx, `UPDATE sessions SET summary = 'held' WHERE id = 's1'`)
+	w.must(err)
+
+	ctx, cancel := context.WithTimeout(w.ctx, 200*time.Millisecond)
+	defer cancel()
+	err = awaitUp(t, upAsync(ctx, w.db()))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Up with a deadline while the host holds its only connection: %v, want context.DeadlineExceeded", err)
+	}
+
+	// Without a deadline Up waits for the connection.
+	done := upAsync(context.Background(), w.db())
+	select {
+	case err := <-done:
+		t.Fatalf("Up returned (%v) while the host still held its only connection", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	var summary string
+	w.must(tx.QueryRowContext(w.ctx, `SELECT summary FROM sessions WHERE id = 's1'`).Scan(&summary))
+	if summary != "held" {
+		t.Fatalf("the host's transaction lost its write: %q", summary)
+	}
+	w.must(tx.Commit())
+	if err := awaitUp(t, done); err != nil {
+		t.Fatalf("Up after the host committed: %v", err)
+	}
+	expectVerifyOK(t, w.db())
+}
+
+// openTwoConnections opens the world's file as a host with two connections, each with engram's
+// pragmas but the busy timeout given.
+func openTwoConnections(t *testing.T, path string, busyMillis int) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(engram.DriverName, fmt.Sprintf("%s?_pragma=busy_timeout(%d)"+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)", path, busyMillis))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(2)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// A read transaction on the host's other connection does not stop Up (WAL: readers never block
+// the writer), and that transaction keeps its snapshot: it does not see relsync appear.
+func TestUpWhileHostHoldsAReadTransaction(t *testing.T) {
+	w := hostWorld(t)
+	db := openTwoConnections(t, w.path, 5000)
+	tx, err := db.BeginTx(w.ctx, nil)
+	w.must(err)
+	defer tx.Rollback()
+	before := countRelsync(t, tx)
+
+	ctx, cancel := context.WithTimeout(w.ctx, hostWatchdog)
+	defer cancel()
+	if err := awaitUp(t, upAsync(ctx, db)); err != nil {
+		t.Fatalf("Up beside the host's read transaction: %v", err)
+	}
+	if after := countRelsync(t, tx); after != before {
+		t.Fatalf("the host's read transaction saw relsync objects go from %d to %d", before, after)
+	}
+	w.must(tx.Commit())
+	expectVerifyOK(t, db)
+}
+
+func countRelsync(t *testing.T, tx *sql.Tx) int {
+	t.Helper()
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'relsync%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A write transaction on the host's other connection that lasts longer than the busy timeout:
+// Up waits the busy timeout once, then fails with SQLITE_BUSY and leaves the file as it was, both
+// for a fresh install and for an upgrade. Once the host commits, Up installs. The busy timeout
+// here is 1 s rather than engram's 5 s, only to keep the test short.
+func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
+	for _, upgrade := range []bool{false, true} {
+		name := "fresh"
+		if upgrade {
+			name = "upgrade"
+		}
+		t.Run(name, func(t *testing.T) {
+			w := hostWorld(t)
+			if upgrade {
+				installVersion1(t, w.db())
+			}
+			db := openTwoConnections(t, w.path, 1000)
+			version := func() int64 {
+				v, _, err := Version(w.ctx, db)
+				w.must(err)
+				return v
+			}
+			before := version()
+			conn, err := db.Conn(w.ctx)
+			w.must(err)
+			defer conn.Close()
+			_, err = conn.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
+			w.must(err)
+
+			began := time.Now()
+			err = awaitUp(t, upAsync(context.Background(), db))
+			if err == nil || !isBusy(err) {
+				t.Fatalf("Up while the host holds the write lock: %v, want SQLITE_BUSY", err)
+			}
+			t.Logf("Up gave up after %v: %v", time.Since(began).Round(time.Millisecond), err)
+			_, err = conn.ExecContext(w.ctx, `COMMIT`)
+			w.must(err)
+			if v := version(); v != before {
+				t.Fatalf("version went from %d to %d although Up failed", before, v)
+			}
+
+			// A deadline shorter than the busy timeout does not cut SQLite's wait for the lock short
+			// (an interrupt does not reach the busy handler): Up returns ctx's error once it ends.
+			_, err = conn.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
+			w.must(err)
+			ctx, cancel := context.WithTimeout(w.ctx, 100*time.Millisecond)
+			defer cancel()
+			began = time.Now()
+			err = awaitUp(t, upAsync(ctx, db))
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Up with a deadline while the host held the write lock: %v, want context.DeadlineExceeded", err)
+			}
+			t.Logf("Up with a 100 ms deadline gave up after %v: %v", time.Since(began).Round(time.Millisecond), err)
+			_, err = conn.ExecContext(w.ctx, `COMMIT`)
+			w.must(err)
+
+			if err := Up(w.ctx, db); err != nil {
+				t.Fatalf("Up after the host committed: %v", err)
+			}
+			expectVerifyOK(t, db)
+		})
+	}
+}

@@ -1,0 +1,119 @@
+package relsync
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Engram may rebuild memory_relations one day (create a new table, copy, drop, rename): SQLite then
+// drops the table's triggers without a word, and relsync would stop journaling — the very bug it
+// exists to fix. So Up checks, at every open, that relsync's objects are as it installed them
+// (a read of sqlite_master against relsync_objects) and, if one is missing or changed, recreates it
+// from the SQL it recorded and journals what was missed meanwhile.
+
+// drifted counts relsync objects that are missing or whose SQL differs from what relsync recorded.
+// Before relsync_objects exists (not installed) there is nothing to compare.
+func drifted(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM relsync_objects AS o
+		WHERE NOT EXISTS (SELECT 1 FROM sqlite_master AS m
+		                  WHERE m.name = o.name AND m.type = o.type AND m.sql = o.sql)`).Scan(&n)
+	return n, err
+}
+
+// repair recreates drifted objects in one transaction, in the order tables, views, triggers (a
+// trigger reads the views), then runs migration 1's backfill again for the relations that were
+// written while the triggers were gone.
+func repair(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
+	if n, err := drifted(ctx, conn); err != nil || n == 0 {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT o.name, o.type, o.sql, m.name IS NOT NULL
+		FROM relsync_objects AS o LEFT JOIN sqlite_master AS m ON m.name = o.name AND m.type = o.type
+		WHERE m.sql IS NOT o.sql
+		ORDER BY CASE o.type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, o.name`)
+	if err != nil {
+		return err
+	}
+	type object struct {
+		name, kind, sql string
+		exists          bool
+	}
+	var todo []object
+	for rows.Next() {
+		var o object
+		if err := rows.Scan(&o.name, &o.kind, &o.sql, &o.exists); err != nil {
+			rows.Close()
+			return err
+		}
+		todo = append(todo, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, o := range todo {
+		if o.exists {
+			if _, err := conn.ExecContext(ctx, fmt.Sprintf(`DROP %s "%s"`, strings.ToUpper(o.kind), o.name)); err != nil {
+				return fmt.Errorf("relsync: repair: drop %s: %w", o.name, err)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, o.sql); err != nil {
+			return fmt.Errorf("relsync: repair: recreate %s: %w", o.name, err)
+		}
+	}
+	backfill, err := backfillStatements()
+	if err != nil {
+		return err
+	}
+	for _, stmt := range backfill {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("relsync: repair: backfill: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		return err
+	}
+	done = true
+	return nil
+}
+
+// backfillStatements are migration 1's backfill: from the creation of its mark to its drop.
+func backfillStatements() ([]string, error) {
+	ms, err := migrationFiles()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	in := false
+	for _, stmt := range ms[0].up {
+		if strings.HasPrefix(stmt, "CREATE TEMP TABLE relsync_backfill_mark") {
+			in = true
+		}
+		if in {
+			out = append(out, stmt)
+		}
+		if strings.HasPrefix(stmt, "DROP TABLE temp.relsync_backfill_mark") {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("relsync: migration 1 has no backfill block")
+}
