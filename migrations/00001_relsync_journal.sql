@@ -56,7 +56,7 @@ SELECT r.id AS relation_id,
          '--', '-'), '--', '-'), '--', '-'), '--', '-'),
          '__', '_'), '__', '_'), '__', '_'), '__', '_') AS project
 FROM memory_relations AS r
-JOIN (
+CROSS JOIN (  -- CROSS: relations drive the loop (one row per relation, found by its id or by a full pass)
   SELECT o.sync_id,
          CASE WHEN CAST(o.project AS TEXT) <> '' THEN CAST(o.project AS TEXT)
               ELSE ifnull((SELECT CAST(s.project AS TEXT) FROM sessions AS s WHERE s.id = o.session_id), '')
@@ -198,7 +198,7 @@ WHERE sync_state.target_key = 'cloud' AND added.seq IS NOT NULL;
 
 -- +goose StatementBegin
 INSERT INTO sync_state (target_key)
-SELECT DISTINCT 'cloud:' || project FROM sync_mutations
+SELECT DISTINCT 'cloud:' || project FROM sync_mutations NOT INDEXED  -- the rowid range, not a pass over the project index
 WHERE seq > (SELECT seq FROM temp.relsync_backfill_mark) AND project <> ''
   AND 'cloud:' || project NOT IN (SELECT target_key FROM sync_state);
 -- +goose StatementEnd
@@ -206,7 +206,7 @@ WHERE seq > (SELECT seq FROM temp.relsync_backfill_mark) AND project <> ''
 -- +goose StatementBegin
 UPDATE sync_state
 SET lifecycle = 'pending', last_enqueued_seq = added.seq, updated_at = datetime('now')
-FROM (SELECT 'cloud:' || project AS target_key, max(seq) AS seq FROM sync_mutations
+FROM (SELECT 'cloud:' || project AS target_key, max(seq) AS seq FROM sync_mutations NOT INDEXED
       WHERE seq > (SELECT seq FROM temp.relsync_backfill_mark) AND project <> ''
       GROUP BY project) AS added
 WHERE sync_state.target_key = added.target_key;

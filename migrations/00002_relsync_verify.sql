@@ -24,8 +24,8 @@ SELECT e.project,
        ifnull(c.missing, 0) AS missing,
        ifnull(c.from_cloud, 0) AS from_cloud,
        (SELECT count(*) FROM sync_mutations AS m
-        WHERE m.target_key = 'cloud' AND m.acked_at IS NULL AND m.entity = 'relation'
-          AND m.source = 'local' AND m.project = e.project) AS unacked
+        WHERE m.target_key = 'cloud' AND m.acked_at IS NULL AND +m.entity = 'relation'
+          AND m.source = 'local' AND m.project = e.project) AS unacked  -- +: the unacked index, not all relation rows
 FROM sync_enrolled_projects AS e
 LEFT JOIN (SELECT project, count(*) AS eligible, sum(journaled) AS journaled,
                   sum(NOT journaled AND NOT from_cloud) AS missing,

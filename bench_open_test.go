@@ -1,0 +1,116 @@
+package relsync
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// Engram calls Up at every open, while its other processes write: on a current database Up must
+// not need the write lock. Another connection holds it (BEGIN IMMEDIATE) and engram's connection
+// waits for no one (busy_timeout 0), so any write attempt of Up would fail at once.
+func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
+	w := newWorld(t, engram.V1163)
+	a, b := enrolledPair(w) // relsync installed
+	w.semantic(a, b, semVerdict("related"))
+
+	holder, err := openPlain(t, w.path).Conn(w.ctx)
+	w.must(err)
+	defer holder.Close()
+	_, err = holder.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
+	w.must(err)
+	defer holder.ExecContext(context.Background(), `ROLLBACK`)
+
+	_, err = w.db().Exec(`PRAGMA busy_timeout = 0`)
+	w.must(err)
+	// The lock is really held: a write transaction on engram's connection is refused.
+	if _, err := w.db().Exec(`BEGIN IMMEDIATE`); !isBusy(err) {
+		if err == nil {
+			w.db().Exec(`ROLLBACK`)
+		}
+		t.Fatalf("BEGIN IMMEDIATE while another connection holds the write lock: %v, want SQLITE_BUSY", err)
+	}
+	if err := Up(w.ctx, w.db()); err != nil {
+		t.Fatalf("Up on a current database while another connection writes: %v", err)
+	}
+	if _, err := Verify(w.ctx, w.db()); err != nil {
+		t.Fatalf("Verify while another connection writes: %v", err)
+	}
+}
+
+// BenchmarkOpen is what relsync adds to every engram open, on a database of n relations with
+// relsync installed and current:
+//
+//	up-current       relsync.Up on an open database where nothing is pending (what engram calls
+//	                 after its own open);
+//	engram-open      internal/engram's Open and Close: the file opened, engram's pragmas, the
+//	                 CREATE … IF NOT EXISTS pass and the journal fix-up, the baseline;
+//	engram-open+up   both, as engram would run them;
+//	engram-open/without-relsync  engram's open of the same data after relsync.Down: what
+//	                 relsync's objects cost an open that never calls Up (SQLite parses the whole
+//	                 schema at a connection's first statement).
+//
+// Each reports the median of its iterations (med-ns/op) beside Go's mean.
+func BenchmarkOpen(b *testing.B) {
+	fx := newBenchFixtures(b)
+	installed := fx.installed(b)
+	dir := b.TempDir()
+	ctx := context.Background()
+	with := benchCopyOf(b, installed, dir)
+	without := filepath.Join(dir, "without.db")
+	benchCopyFile(b, installed, without)
+	db := benchOpenEngram(b, without)
+	if err := Down(ctx, db); err != nil {
+		b.Fatal(err)
+	}
+	benchCloseCheckpointed(b, db)
+
+	b.Run("up-current", func(b *testing.B) {
+		db := benchOpenEngram(b, with)
+		defer db.Close()
+		if err := Up(ctx, db); err != nil { // warm: the schema is read once per connection
+			b.Fatal(err)
+		}
+		benchMedian(b, func() {
+			if err := Up(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	openClose := func(path string, up bool) func() {
+		return func() {
+			db, err := engram.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if up {
+				if err := Up(ctx, db); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("engram-open", func(b *testing.B) { benchMedian(b, openClose(with, false)) })
+	b.Run("engram-open+up", func(b *testing.B) { benchMedian(b, openClose(with, true)) })
+	b.Run("engram-open/without-relsync", func(b *testing.B) { benchMedian(b, openClose(without, false)) })
+}
+
+// benchMedian runs fn b.N times, timing each call, and reports their median.
+func benchMedian(b *testing.B, fn func()) {
+	b.Helper()
+	times := make(benchDurations, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		fn()
+		times = append(times, time.Since(start))
+	}
+	b.StopTimer()
+	times.reportMedian(b, "med-ns/op")
+}
