@@ -306,3 +306,11 @@ func (w *world) checkVerifySQL(wantOK bool, want ...string) {
 		expectOutput(t, "verify.sql", verifySQL(t, w.path), code, want...)
 	})
 }
+
+// Without relsync_objects, Up has nothing to compare relsync's objects with: engram's open must
+// still succeed.
+func TestUpWithoutTheObjectRecord(t *testing.T) {
+	w, _, _, _ := installedWithRelation(t)
+	w.exec(`DROP TABLE relsync_objects`)
+	w.up()
+}
