@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"time"
 
@@ -165,5 +164,3 @@ func busyTimeout(ctx context.Context, db *sql.DB) time.Duration {
 	}
 	return time.Duration(ms) * time.Millisecond
 }
-
-var _ fs.FS = Migrations()
