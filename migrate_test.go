@@ -1,6 +1,7 @@
 package relsync
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/relsync/relsync/internal/engram"
@@ -85,6 +86,7 @@ func TestBackfillOnMixedDatabase(t *testing.T) {
 	if missing := totalMissing(rep); missing != len(m.missing) {
 		t.Fatalf("Verify before install: %d missing, want %d: %+v", missing, len(m.missing), rep.Projects)
 	}
+	expectSamples(t, rep, m.missing)
 	w.up()
 	if got := w.relationRows() - before; got != len(m.missing) {
 		t.Fatalf("backfill wrote %d rows, want %d", got, len(m.missing))
@@ -102,6 +104,30 @@ func TestBackfillOnMixedDatabase(t *testing.T) {
 	w.must(err)
 	if !rep.OK() || totalMissing(rep) != 0 {
 		t.Fatalf("Verify after install: %+v", rep)
+	}
+}
+
+// expectSamples checks that each project lists its missing sync_ids, sorted, and only those.
+func expectSamples(t *testing.T, r Report, missing []string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, key := range missing {
+		want[key] = true
+	}
+	listed := 0
+	for _, p := range r.Projects {
+		if len(p.Sample) != min(p.Missing, MissingSampleSize) || !slices.IsSorted(p.Sample) {
+			t.Fatalf("project %q: %d missing, sample %v", p.Project, p.Missing, p.Sample)
+		}
+		for _, key := range p.Sample {
+			if !want[key] {
+				t.Fatalf("project %q: sample lists %s, which is not missing", p.Project, key)
+			}
+		}
+		listed += len(p.Sample)
+	}
+	if listed != len(missing) {
+		t.Fatalf("samples list %d sync_ids, want %d: %+v", listed, len(missing), r.Projects)
 	}
 }
 

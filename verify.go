@@ -3,6 +3,7 @@ package relsync
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 )
 
@@ -139,22 +140,42 @@ func coverage(ctx context.Context, conn *sql.Conn) ([]ProjectCoverage, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = conn.QueryContext(ctx, `SELECT project, entity_key FROM relsync_relation_missing
-		WHERE n <= ? ORDER BY project, n`, MissingSampleSize)
+	return out, missingSamples(ctx, conn, out, index)
+}
+
+// missingSamples fills each project's Sample. Listing them is a second pass over every relation,
+// so it runs only when a project has missing rows, and reads only those projects.
+func missingSamples(ctx context.Context, conn *sql.Conn, out []ProjectCoverage, index map[string]int) error {
+	var projects []string
+	for _, p := range out {
+		if p.Missing > 0 {
+			projects = append(projects, p.Project)
+		}
+	}
+	if len(projects) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(projects)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT project, entity_key FROM relsync_relation_missing
+		WHERE n <= ? AND project IN (SELECT value FROM json_each(?)) ORDER BY project, n`,
+		MissingSampleSize, string(list))
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var project, key string
 		if err := rows.Scan(&project, &key); err != nil {
-			return nil, err
+			return err
 		}
 		if i, ok := index[project]; ok {
 			out[i].Sample = append(out[i].Sample, key)
 		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // defineTempViews creates this build's relsync views and tables as TEMP objects, so that Verify can

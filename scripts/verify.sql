@@ -5,8 +5,10 @@
 -- Prints which relsync objects are installed and whether they are as relsync installed them, and
 -- per enrolled project how many relations belong in the cloud-sync journal and how many lack their
 -- row. It reads relsync's views (migrations/00002_relsync_verify.sql), the ones relsync.Verify
--- reads. It writes nothing to the database: the connection is query-only (after one TEMP view,
--- which lives in this connection only) and does not checkpoint the WAL on close.
+-- reads. It writes nothing to the database: the connection is query-only (after a TEMP view and a
+-- TEMP table, which live in this connection only) and does not checkpoint the WAL on close.
+-- Counting is a pass over every relation: it runs once, into the TEMP table, and the list of
+-- missing sync_ids (a second pass) only when some are missing.
 -- It exits 1 when relsync is not installed or behind this checkout, when an object of it is
 -- missing or changed, or when a relation lacks its journal row; the last line says why.
 .output /dev/null
@@ -30,8 +32,6 @@ FROM main.relsync_db_version AS v
 WHERE v.version_id > 0 AND v.is_applied
   AND v.id = (SELECT max(w.id) FROM main.relsync_db_version AS w WHERE w.version_id = v.version_id);
 
-PRAGMA query_only = ON;
-
 SELECT 'relsync version ' || installed || ' installed'
        || CASE WHEN installed = latest THEN '' ELSE ' (this checkout has version ' || latest || ')' END
 FROM temp.relsync_verify_version;
@@ -40,17 +40,23 @@ SELECT count(*) || ' objects as relsync installed them' FROM relsync_object_stat
 .mode column
 SELECT name AS object, type, state FROM relsync_object_state WHERE state <> 'ok' ORDER BY name;
 
+CREATE TEMP TABLE relsync_verify_coverage AS SELECT * FROM main.relsync_coverage;
+PRAGMA query_only = ON;
+
 .print
 .print Relations that belong in the journal, per enrolled project
-SELECT project, eligible, journaled, missing, from_cloud, unacked FROM relsync_coverage ORDER BY project;
+SELECT project, eligible, journaled, missing, from_cloud, unacked FROM temp.relsync_verify_coverage ORDER BY project;
 
 .headers off
 .mode list
 SELECT char(10) || 'Missing journal rows (up to 20 sync_ids per project):'
-WHERE EXISTS (SELECT 1 FROM relsync_relation_missing);
+WHERE EXISTS (SELECT 1 FROM temp.relsync_verify_coverage WHERE missing > 0);
 .headers on
 .mode column
-SELECT project, entity_key AS sync_id FROM relsync_relation_missing WHERE n <= 20 ORDER BY project, n;
+SELECT project, entity_key AS sync_id FROM relsync_relation_missing
+WHERE EXISTS (SELECT 1 FROM temp.relsync_verify_coverage WHERE missing > 0)  -- no pass when none are
+  AND n <= 20 AND project IN (SELECT project FROM temp.relsync_verify_coverage WHERE missing > 0)
+ORDER BY project, n;
 
 .headers off
 .mode list
@@ -69,7 +75,8 @@ FROM (
   SELECT count(*) || ' relsync object(s) missing, changed or unexpected'
   FROM relsync_object_state WHERE state <> 'ok' HAVING count(*) > 0
   UNION ALL
-  SELECT sum(missing) || ' relation(s) without their journal row' FROM relsync_coverage HAVING sum(missing) > 0
+  SELECT sum(missing) || ' relation(s) without their journal row' FROM temp.relsync_verify_coverage
+  HAVING sum(missing) > 0
   UNION ALL
   SELECT count(*) || ' memory_relations column(s) the payload does not carry'
   FROM relsync_unjournaled_columns HAVING count(*) > 0
