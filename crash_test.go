@@ -224,6 +224,7 @@ func crashCheckAfterKill(t *testing.T, path string, eligible int) string {
 		want = append(want, byVersion[v]...)
 	}
 	sort.Strings(want)
+	want = slices.Compact(want) // a later migration may replace an object under the same name
 	if got := crashObjects(t, db); !slices.Equal(got, want) {
 		t.Errorf("versions %v applied, relsync objects\n got %v\nwant %v", applied, got, want)
 	}

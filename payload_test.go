@@ -50,7 +50,8 @@ func TestPayloadEdgeContents(t *testing.T) {
 		key := w.insertLocal(a, b, nil, nil, nil, nil, nil)
 		w.expectRows(key, 1)
 	})
-	for _, c := range []float64{0, 1, 0.25, 1.0 / 3, 1e-7, 0.1, 0.9999999999999999, 5e-324, 1e-5, 123456.789} {
+	for _, c := range []float64{0, 1, 0.25, 1.0 / 3, 1e-7, 0.1, 0.9999999999999999, 5e-324, 1e-5, 123456.789,
+		10, 50, 1e6, -2500, 1e20, 1.2345678901234567e20, 1e21, 1.5e-6, 0.000012345, 1234567890123456.7} {
 		t.Run(fmt.Sprint("confidence ", c), func(t *testing.T) {
 			w.t = t
 			key := w.insertLocal(a, b, nil, nil, nil, nil, c)

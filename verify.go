@@ -179,7 +179,8 @@ func missingSamples(ctx context.Context, conn *sql.Conn, out []ProjectCoverage, 
 }
 
 // defineTempViews creates this build's relsync views and tables as TEMP objects, so that Verify can
-// count on a database where relsync is not installed. The caller rolls the transaction back.
+// count on a database where relsync is not installed. It follows the migrations in order, a later
+// one dropping a view to replace it. The caller rolls the transaction back.
 func defineTempViews(ctx context.Context, conn *sql.Conn) error {
 	ms, err := migrationFiles()
 	if err != nil {
@@ -187,13 +188,17 @@ func defineTempViews(ctx context.Context, conn *sql.Conn) error {
 	}
 	for _, m := range ms {
 		for _, stmt := range m.up {
-			for _, kind := range []string{"CREATE VIEW ", "CREATE TABLE "} {
-				if strings.HasPrefix(stmt, kind) {
-					temp := "CREATE TEMP " + strings.TrimPrefix(kind, "CREATE ") + strings.TrimPrefix(stmt, kind)
-					if _, err := conn.ExecContext(ctx, temp); err != nil {
-						return err
-					}
-				}
+			var temp string
+			switch {
+			case strings.HasPrefix(stmt, "CREATE VIEW "), strings.HasPrefix(stmt, "CREATE TABLE "):
+				temp = "CREATE TEMP " + strings.TrimPrefix(stmt, "CREATE ")
+			case strings.HasPrefix(stmt, "DROP VIEW "):
+				temp = "DROP VIEW temp." + strings.TrimPrefix(stmt, "DROP VIEW ")
+			default:
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, temp); err != nil {
+				return err
 			}
 		}
 	}
