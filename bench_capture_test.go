@@ -64,7 +64,8 @@ var benchSerial atomic.Int64
 //	            JournalRelation);
 //	relsync     relsync's triggers journal it inside the statement;
 //	relsync+go  both (engram v1.16.3's JudgeRelation on an enrolled project, or v1.17 with relsync
-//	            installed): the trigger's row, then Go's, which replaces it.
+//	            installed): the trigger's row, then Go's, which replaces it;
+//	floor-noop, floor-journal  the floor of any trigger (benchFloorTriggers), without relsync.
 //
 // for judge-update (JudgeRelation's UPDATE) and semantic-insert (JudgeBySemantic's INSERT of a new
 // pair). The prepare/… benchmarks compile a statement and finalize it, without and with relsync,
@@ -86,20 +87,33 @@ func BenchmarkCapture(b *testing.B) {
 	}
 	benchCloseCheckpointed(b, db)
 	paths := map[bool]string{true: with, false: without}
+	floors := map[string]string{}
+	for name, trigger := range benchFloorTriggers {
+		floors[name] = filepath.Join(dir, name+".db")
+		benchCopyFile(b, without, floors[name])
+		db := benchOpenEngram(b, floors[name])
+		if _, err := db.Exec(trigger); err != nil {
+			b.Fatal(err)
+		}
+		benchCloseCheckpointed(b, db)
+	}
 	db = benchOpenEngram(b, with)
 	w := benchReadWork(b, db)
 	db.Close()
 
 	type contender struct {
 		name            string
-		relsync, goWay  bool
+		path            string
+		goWay           bool
 		rowsPerJudgment int
 	}
 	contenders := []contender{
-		{"none", false, false, 0},
-		{"go", false, true, 1},
-		{"relsync", true, false, 1},
-		{"relsync+go", true, true, 1},
+		{"none", without, false, 0},
+		{"go", without, true, 1},
+		{"relsync", with, false, 1},
+		{"relsync+go", with, true, 1},
+		{"floor-noop", floors["floor-noop"], false, 0},
+		{"floor-journal", floors["floor-journal"], false, 1},
 	}
 	judgments := []struct {
 		name string
@@ -111,7 +125,7 @@ func BenchmarkCapture(b *testing.B) {
 	for _, j := range judgments {
 		for _, c := range contenders {
 			b.Run(j.name+"/"+c.name, func(b *testing.B) {
-				db := benchOpenEngram(b, paths[c.relsync])
+				db := benchOpenEngram(b, c.path)
 				defer db.Close()
 				before := benchRelationRows(b, db)
 				benchMedian(b, func() {
@@ -202,6 +216,26 @@ func BenchmarkCapture(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchFloorTriggers are the least a trigger can cost, on the database without relsync: one that
+// does nothing, and one that writes a constant journal row (no payload to compute, no trigger on
+// sync_mutations). Any trigger makes engram's statement write a statement journal (SQLite's undo
+// log for one statement, needed once a statement writes more than one row), and the journal row
+// adds its table's and four indexes' pages to it: what no SQL payload can go below.
+var benchFloorTriggers = map[string]string{
+	"floor-noop": `
+CREATE TRIGGER bench_floor_ai AFTER INSERT ON memory_relations BEGIN SELECT 1; END;
+CREATE TRIGGER bench_floor_au AFTER UPDATE ON memory_relations BEGIN SELECT 1; END;`,
+	"floor-journal": `
+CREATE TRIGGER bench_floor_ai AFTER INSERT ON memory_relations BEGIN
+  INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
+  VALUES ('cloud', 'relation', NEW.sync_id, 'upsert', '{}', 'local', '');
+END;
+CREATE TRIGGER bench_floor_au AFTER UPDATE ON memory_relations BEGIN
+  INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
+  VALUES ('cloud', 'relation', NEW.sync_id, 'upsert', '{}', 'local', '');
+END;`,
 }
 
 func benchContender(withRelsync bool) string {

@@ -47,6 +47,8 @@ table() {
         row(jn ": relsync vs Go journal", ms(t(n, c "relsync")), "go " ms(t(n, c "go")), ratio(t(n, c "relsync"), t(n, c "go")), "≤ 1.0")
         row(jn ": relsync vs no journal", ms(t(n, c "relsync")), "none " ms(t(n, c "none")), ratio(t(n, c "relsync"), t(n, c "none")), "≤ 2.0")
         row(jn ": relsync+Go (both journal)", ms(t(n, c "relsync+go")), "go " ms(t(n, c "go")), ratio(t(n, c "relsync+go"), t(n, c "go")), "")
+        row(jn ": floor, a no-op trigger", ms(t(n, c "floor-noop")), "none " ms(t(n, c "none")), ratio(t(n, c "floor-noop"), t(n, c "none")), "")
+        row(jn ": floor, a trigger writing a constant journal row", ms(t(n, c "floor-journal")), "go " ms(t(n, c "go")), ratio(t(n, c "floor-journal"), t(n, c "go")), "")
         row(jn ": prepare with triggers", ms(t(n, "Capture/prepare/" jn "/relsync")), "without " ms(t(n, "Capture/prepare/" jn "/none")), ratio(t(n, "Capture/prepare/" jn "/relsync"), t(n, "Capture/prepare/" jn "/none")), "")
         row(jn ": prepare share of relsync judgment", ms(t(n, "Capture/prepare/" jn "/relsync")), "judgment " ms(t(n, c "relsync")), ratio(t(n, "Capture/prepare/" jn "/relsync"), t(n, c "relsync")), "")
         row(jn ": step+commit, prepared once", ms(t(n, "Capture/step/" jn "/relsync")), "without " ms(t(n, "Capture/step/" jn "/none")), ratio(t(n, "Capture/step/" jn "/relsync"), t(n, "Capture/step/" jn "/none")), "")
