@@ -12,7 +12,8 @@ import (
 const benchVerifyScript = "scripts/verify.sql"
 
 // BenchmarkVerify counts, on a database of n relations with relsync installed and every relation
-// journaled, what belongs in the journal and what is missing: relsync.Verify (api), and the
+// journaled, what belongs in the journal and what is missing: relsync.Verify (api), its floor (one
+// pass over relsync_relation_eligible, eligibility-pass), and the
 // sqlite3 shell (3.40) running scripts/verify.sql, or, while that file does not exist, reading the
 // relsync_coverage view (shell).
 func BenchmarkVerify(b *testing.B) {
@@ -39,6 +40,20 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		if eligible != n || missing != 0 {
 			b.Fatalf("Verify counted %d eligible and %d missing, want %d and 0", eligible, missing, n)
+		}
+	})
+
+	// The floor of any Verify that counts anew: one pass deriving which relations belong in the
+	// journal (ENGRAM.md §6), nothing else.
+	b.Run("eligibility-pass", func(b *testing.B) {
+		db := benchOpenEngram(b, path)
+		defer db.Close()
+		var eligible int
+		benchMedian(b, func() {
+			eligible = benchCount(b, db, `SELECT count(*) FROM relsync_relation_eligible`)
+		})
+		if eligible != n {
+			b.Fatalf("%d eligible, want %d", eligible, n)
 		}
 	})
 

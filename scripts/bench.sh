@@ -70,7 +70,7 @@ table() {
       row("Up on a current database (median)", ms(t(n, "Open/up-current")), "engram open " ms(t(n, "Open/engram-open")), ratio(t(n, "Open/up-current"), t(n, "Open/engram-open")), "< 1 ms")
       row("engram open + Up (median)", ms(t(n, "Open/engram-open+up")), "engram open " ms(t(n, "Open/engram-open")), ratio(t(n, "Open/engram-open+up"), t(n, "Open/engram-open")), "")
       row("engram open, relsync installed vs not", ms(t(n, "Open/engram-open")), "without " ms(t(n, "Open/engram-open/without-relsync")), ratio(t(n, "Open/engram-open"), t(n, "Open/engram-open/without-relsync")), "")
-      row("relsync.Verify", ms(t(n, "Verify/api")), "", "", "< 2 s")
+      row("relsync.Verify", ms(t(n, "Verify/api")), "eligibility pass " ms(t(n, "Verify/eligibility-pass")), ratio(t(n, "Verify/api"), t(n, "Verify/eligibility-pass")), "< 2 s")
       sh = t(n, "Verify/shell-verify.sql"); shn = "sqlite3 < scripts/verify.sql"
       if (sh == "") { sh = t(n, "Verify/shell-coverage"); shn = "sqlite3 SELECT * FROM relsync_coverage" }
       row(shn, ms(sh), "", "", "< 2 s")
