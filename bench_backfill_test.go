@@ -19,7 +19,11 @@ import (
 //	         (with engram's indexes) by one INSERT … SELECT on the same driver: what writing the
 //	         rows costs, with nothing left to compute;
 //	rerun    relsync.Up after Down on a database where every relation is journaled: the backfill
-//	         finds nothing to write, the price of the pass itself.
+//	         finds nothing to write, the price of the pass itself;
+//	derive-eligibility, derive-payload  the two halves of what relsync computes per row, read
+//	         without writing anything: which relations belong in the journal (one pass over
+//	         relsync_relation_eligible), and those relations' journal rows with their payloads (a
+//	         pass over relsync_relation_journal, with this build's views, migration 4's float).
 //
 // Each reports rows/s and ns/row (of the n relations) and, for relsync and go, the Go heap and the
 // process's peak RSS during the run.
@@ -87,6 +91,19 @@ func BenchmarkBackfill(b *testing.B) {
 			}
 		})
 	})
+
+	for _, derive := range []struct{ name, query string }{
+		{"derive-eligibility", `SELECT count(*) FROM relsync_relation_eligible`},
+		{"derive-payload", `SELECT count(*) FROM relsync_relation_journal WHERE length(payload) > 0`},
+	} {
+		b.Run(derive.name, func(b *testing.B) {
+			benchEachCopy(b, fx.installed(b), n, nil, func(db *sql.DB) {
+				if got := benchCount(b, db, derive.query); got != n {
+					b.Fatalf("%s counted %d, want %d", derive.name, got, n)
+				}
+			}, nil)
+		})
+	}
 
 	b.Run("rerun", func(b *testing.B) {
 		installed := fx.installed(b)
