@@ -105,3 +105,37 @@ func significantDigits(s string) int {
 	s = strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(s), "0")
 	return len(s)
 }
+
+// A database at version 3 (migration 1's float view) counts with this build's views, and once
+// upgraded writes whole numbers as Go does; the row written before the upgrade stays as it was.
+func TestUpgradeFromVersion3WritesGoFloats(t *testing.T) {
+	w := newWorld(t, engram.V117)
+	w.session("s1", "alpha")
+	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
+	w.enroll("alpha")
+	p, err := newProvider(w.db())
+	w.must(err)
+	_, err = p.UpTo(w.ctx, 3)
+	w.must(err)
+
+	key := w.insertLocal(a, b, nil, nil, nil, nil, 50.0)
+	rows := w.rows(key)
+	if len(rows) != 1 || !strings.Contains(rows[0].Payload, `"confidence":5e+01`) {
+		t.Fatalf("version 3 journaled %+v, want one row with migration 1's 5e+01", rows)
+	}
+	rep, err := Verify(w.ctx, w.db())
+	w.must(err)
+	if rep.Version != 3 || rep.Latest != 4 || rep.Installed() || totalMissing(rep) != 0 {
+		t.Fatalf("Verify at version 3: %+v", rep)
+	}
+
+	w.up()
+	_, err = w.db().ExecContext(w.ctx, `UPDATE memory_relations SET confidence = 60, updated_at = datetime('now')
+		WHERE sync_id = ?`, key)
+	w.must(err)
+	w.expectRows(key, 2)
+	if rows := w.rows(key); !strings.Contains(rows[0].Payload, `"confidence":5e+01`) ||
+		!strings.Contains(rows[1].Payload, `"confidence":60,`) {
+		t.Fatalf("after the upgrade: %+v", rows)
+	}
+}
