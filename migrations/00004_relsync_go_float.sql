@@ -16,17 +16,19 @@ DROP VIEW relsync_go_float;
 -- A confidence as Go's encoding/json writes a float64: the shortest digits that read back to the
 -- same value, fixed notation from 1e-6 to 1e21, else exponent form without a leading zero in a
 -- negative exponent. NULL when the column holds no finite number (the field is then left out).
+-- g is printf's %g at the shortest precision (subnormals search all of them), read through
+-- json_each so that its expression is written once: a subquery column would be copied into every
+-- reference, each compiled anew. printf's '!' gives up to 17 digits, and a '.0' that Go does not
+-- write. Where %g chose exponent form and Go writes fixed notation, the digits are placed around
+-- the point. (Comments stay outside the statement: SQLite keeps its text in the schema, which every
+-- engram connection parses.)
 -- +goose StatementBegin
 CREATE VIEW relsync_go_float AS
 SELECT id AS relation_id,
-  -- g is printf's %g at the shortest precision, read through json_each so that the expression is
-  -- written once (a subquery column would be copied into every reference, each compiled anew).
-  -- printf's '!' gives exact digits up to 17, and a '.0' that Go does not write.
   (SELECT CASE
      WHEN instr(g.value, 'e') = 0 THEN replace(replace(g.value || '~', '.0~', ''), '~', '')
      WHEN CAST(substr(g.value, instr(g.value, 'e') + 1) AS INTEGER) NOT BETWEEN -6 AND 20
        THEN replace(replace(g.value, '.0e', 'e'), 'e-0', 'e-')
-     -- Exponent form where Go writes fixed notation: place the digits around the point.
      ELSE CASE WHEN g.value LIKE '-%' THEN '-' ELSE '' END || CASE
        WHEN CAST(substr(g.value, instr(g.value, 'e') + 1) AS INTEGER) < 0
          THEN '0.' || substr('00000', 1, -1 - CAST(substr(g.value, instr(g.value, 'e') + 1) AS INTEGER))
@@ -38,7 +40,7 @@ SELECT id AS relation_id,
        END
    END
    FROM json_each(json_array(printf('%!.*g', CASE
-     WHEN abs(c) < 2.2250738585072014e-308 AND c <> 0  -- subnormal: fewer digits, search them all
+     WHEN abs(c) < 2.2250738585072014e-308 AND c <> 0
        THEN ifnull((SELECT min(k.value) FROM json_each('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]') AS k
                     WHERE CAST(printf('%!.*g', k.value, c) AS REAL) = c), 17)
      WHEN CAST(printf('%!.15g', c) AS REAL) = c THEN 15
