@@ -74,18 +74,9 @@ var benchSerial atomic.Int64
 // observation-save is engram's AddObservation (insert, journal row), which relsync's triggers on
 // sync_mutations join.
 func BenchmarkCapture(b *testing.B) {
-	fx := newBenchFixtures(b)
-	installed := fx.installed(b)
 	dir := b.TempDir()
 	ctx := context.Background()
-	with := benchCopyOf(b, installed, dir)
-	without := filepath.Join(dir, "without.db")
-	benchCopyFile(b, installed, without)
-	db := benchOpenEngram(b, without)
-	if err := Down(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	benchCloseCheckpointed(b, db)
+	with, without := benchWithAndWithout(b, dir)
 	paths := map[bool]string{true: with, false: without}
 	floors := map[string]string{}
 	for name, trigger := range benchFloorTriggers {
@@ -97,7 +88,7 @@ func BenchmarkCapture(b *testing.B) {
 		}
 		benchCloseCheckpointed(b, db)
 	}
-	db = benchOpenEngram(b, with)
+	db := benchOpenEngram(b, with)
 	w := benchReadWork(b, db)
 	db.Close()
 

@@ -2,7 +2,6 @@ package relsync
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -55,18 +54,9 @@ func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
 //
 // Each reports the median of its iterations (med-ns/op) beside Go's mean.
 func BenchmarkOpen(b *testing.B) {
-	fx := newBenchFixtures(b)
-	installed := fx.installed(b)
 	dir := b.TempDir()
 	ctx := context.Background()
-	with := benchCopyOf(b, installed, dir)
-	without := filepath.Join(dir, "without.db")
-	benchCopyFile(b, installed, without)
-	db := benchOpenEngram(b, without)
-	if err := Down(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	benchCloseCheckpointed(b, db)
+	with, without := benchWithAndWithout(b, dir)
 
 	b.Run("up-current", func(b *testing.B) {
 		db := benchOpenEngram(b, with)

@@ -102,6 +102,22 @@ func (f *benchFixtures) cached(b *testing.B, name string, build func(path string
 	return path
 }
 
+// benchWithAndWithout puts two copies of this size's installed database in dir: with relsync, and
+// without it (after Down: engram's schema and the same journal rows).
+func benchWithAndWithout(b *testing.B, dir string) (with, without string) {
+	b.Helper()
+	installed := newBenchFixtures(b).installed(b)
+	with = benchCopyOf(b, installed, dir)
+	without = filepath.Join(dir, "without.db")
+	benchCopyFile(b, installed, without)
+	db := benchOpenEngram(b, without)
+	if err := Down(context.Background(), db); err != nil {
+		b.Fatal(err)
+	}
+	benchCloseCheckpointed(b, db)
+	return with, without
+}
+
 // benchCopyOf copies the database src into dir and returns the copy's path.
 func benchCopyOf(b *testing.B, src, dir string) string {
 	b.Helper()
