@@ -69,7 +69,7 @@ func checkEngramSchema(ctx context.Context, db *sql.DB) error {
 	return checkWritable(ctx, db)
 }
 
-// checkEngramTables runs the precheck that opens migration 1, the one home of the list of what
+// checkEngramTables runs the migration's precheck section, the one home of the list of what
 // relsync needs. An empty database (what a plain path to a wrong file leaves) gets its own message.
 func checkEngramTables(ctx context.Context, db *sql.DB) error {
 	var objects int
@@ -79,11 +79,11 @@ func checkEngramTables(ctx context.Context, db *sql.DB) error {
 	if objects == 0 {
 		return fmt.Errorf("%w: the database is empty (no tables); is it engram's file?", ErrNotEngram)
 	}
-	ms, err := migrationFiles()
+	precheck, err := section("precheck")
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, ms[0].up[0]); err != nil {
+	if _, err := db.ExecContext(ctx, precheck); err != nil {
 		msg := err.Error()
 		if i := strings.Index(msg, "relsync: "); i >= 0 {
 			msg = strings.TrimSuffix(msg[i+len("relsync: "):], "'")

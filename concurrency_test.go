@@ -39,7 +39,7 @@ func TestConcurrentUpFreshInstall(t *testing.T) {
 	runRaceRounds(t, false)
 }
 
-func TestConcurrentUpUpgradeFromVersion1(t *testing.T) {
+func TestConcurrentUpUpgradeFromPrerelease(t *testing.T) {
 	runRaceRounds(t, true)
 }
 
@@ -265,7 +265,7 @@ func buildRaceWorld(t *testing.T, dir string, upgrade bool) *raceWorld {
 	}
 	journalObservationsSetBased(t, db)
 	if upgrade {
-		installVersion1(t, db)
+		installPrerelease(t, db, 4)
 	}
 	return rw
 }
@@ -287,18 +287,28 @@ func journalObservationsSetBased(t *testing.T, db *sql.DB) {
 	}
 }
 
-// installVersion1 installs relsync's first migration only, with goose itself, as the previous
-// release of relsync left databases.
-func installVersion1(t *testing.T, db *sql.DB) {
+// installPrerelease installs relsync's pre-release migrations (versions 1 to 4, kept in
+// testdata/prerelease) up to version, with goose itself, as pre-release builds left databases.
+func installPrerelease(t testing.TB, db *sql.DB, version int64) {
 	t.Helper()
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, Migrations(),
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS(prereleaseDir(t)),
 		goose.WithTableName(VersionTable), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.UpTo(context.Background(), 1); err != nil {
+	if _, err := p.UpTo(context.Background(), version); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// prereleaseDir is testdata/prerelease as an absolute path (child processes run elsewhere).
+func prereleaseDir(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("testdata", "prerelease"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // raceTotals adds up what the rounds of one test saw, for its closing log line.

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -297,9 +296,8 @@ func crashAppliedVersions(t *testing.T, db *sql.DB) []int64 {
 	return out
 }
 
-var crashCreatedObject = regexp.MustCompile(`(?i)^CREATE\s+(?:UNIQUE\s+)?(?:VIEW|TABLE|TRIGGER|INDEX)\s+(?:IF\s+NOT\s+EXISTS\s+)?(relsync_\w+)`)
-
-// crashObjectsByVersion lists, per migration, the objects its Up section creates in main.
+// crashObjectsByVersion lists, per migration, the objects that installing up to it creates in
+// main, beyond those of the versions before it, read from fresh installs.
 func crashObjectsByVersion(t *testing.T) map[int64][]string {
 	t.Helper()
 	ms, err := migrationFiles()
@@ -307,10 +305,17 @@ func crashObjectsByVersion(t *testing.T) map[int64][]string {
 		t.Fatal(err)
 	}
 	out := map[int64][]string{}
+	seen := map[string]bool{}
 	for _, m := range ms {
-		for _, stmt := range m.up {
-			if match := crashCreatedObject.FindStringSubmatch(stmt); match != nil {
-				out[m.version] = append(out[m.version], match[1])
+		w := newWorld(t, engram.V117)
+		p, err := newProvider(w.db())
+		w.must(err)
+		_, err = p.UpTo(w.ctx, m.version)
+		w.must(err)
+		for _, name := range crashObjects(t, w.db()) {
+			if !seen[name] {
+				seen[name] = true
+				out[m.version] = append(out[m.version], name)
 			}
 		}
 		if len(out[m.version]) == 0 {

@@ -128,7 +128,7 @@ COMMIT;`)
 			t.Errorf("%s: %q, want missing", name, d[name])
 		}
 	}
-	for _, name := range []string{"relsync_relation_scope", "relsync_relation_journal", "relsync_observation_au", "relsync_session_au"} {
+	for _, name := range []string{"relsync_relation_eligible", "relsync_relation_journal", "relsync_observation_au", "relsync_session_au"} {
 		if d[name] != "changed" {
 			t.Errorf("%s: %q, want changed", name, d[name])
 		}
@@ -136,7 +136,7 @@ COMMIT;`)
 	if rep.OK() {
 		t.Fatal("Verify says OK")
 	}
-	w.checkVerifySQL(false, "relsync_relation_ai", "relsync_relation_scope", "changed", "memory_relations_old")
+	w.checkVerifySQL(false, "relsync_relation_ai", "relsync_relation_eligible", "changed", "memory_relations_old")
 	// relsync_observation_au, rewritten to read the dropped table, now fails engram's own writes
 	// to observations until relsync is repaired or removed.
 	_, err = w.db().ExecContext(w.ctx, `UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = ?`, b)

@@ -206,7 +206,7 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := hostWorld(t)
 			if upgrade {
-				installVersion1(t, w.db())
+				installPrerelease(t, w.db(), 4)
 			}
 			db := openTwoConnections(t, w.path, 1000)
 			version := func() int64 {

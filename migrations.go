@@ -4,11 +4,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/pressly/goose/v3"
 )
 
 //go:embed migrations/*.sql
@@ -28,102 +28,84 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// migration is one parsed SQL file: its version and the statements of its Up section.
+// migration is one embedded file, known by the version goose reads from its name.
 type migration struct {
 	version int64
 	name    string
-	up      []string
+	body    string
 }
 
 var (
-	parsedOnce sync.Once
-	parsed     []migration
-	parseErr   error
+	readOnce sync.Once
+	files    []migration
+	readErr  error
 )
 
-// migrationFiles parses the embedded migrations once per process.
+// migrationFiles reads the embedded migrations once per process, in version order.
 func migrationFiles() ([]migration, error) {
-	parsedOnce.Do(func() { parsed, parseErr = parseMigrations(Migrations()) })
-	return parsed, parseErr
+	readOnce.Do(func() { files, readErr = readMigrations(Migrations()) })
+	return files, readErr
 }
 
-// latestVersion is the highest version this build can install.
-func latestVersion() (int64, error) {
-	ms, err := migrationFiles()
-	if err != nil {
-		return 0, err
-	}
-	return ms[len(ms)-1].version, nil
-}
-
-func parseMigrations(fsys fs.FS) ([]migration, error) {
+func readMigrations(fsys fs.FS) ([]migration, error) {
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
 	}
 	var out []migration
 	for _, name := range names {
-		num, _, ok := strings.Cut(name, "_")
-		if !ok {
-			return nil, fmt.Errorf("relsync: migration %s: no version prefix", name)
-		}
-		v, err := strconv.ParseInt(num, 10, 64)
+		v, err := goose.NumericComponent(name)
 		if err != nil {
-			return nil, fmt.Errorf("relsync: migration %s: %w", name, err)
+			continue // goose skips it too
 		}
 		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: path.Base(name), up: upStatements(string(body))})
+		out = append(out, migration{version: v, name: name, body: string(body)})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("relsync: no migrations embedded")
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	slices.SortFunc(out, func(a, b migration) int { return int(a.version - b.version) })
 	return out, nil
 }
 
-// upStatements splits the Up section of a goose SQL file the way goose does for relsync's files:
-// a block between StatementBegin and StatementEnd is one statement, elsewhere a line ending in ';'
-// ends one. Comment-only lines are dropped.
-func upStatements(body string) []string {
-	var stmts []string
-	var cur strings.Builder
-	inUp, inBlock := false, false
-	flush := func() {
-		if s := strings.TrimSpace(cur.String()); s != "" {
-			stmts = append(stmts, s)
-		}
-		cur.Reset()
+// sectionMark names a statement of a migration that Go runs itself: it is the first line of a
+// goose StatementBegin block, and the block up to StatementEnd is the statement.
+const sectionMark = "-- relsync:"
+
+// sections returns the statements named name, across the migrations in version order.
+func sections(name string) ([]string, error) {
+	ms, err := migrationFiles()
+	if err != nil {
+		return nil, err
 	}
-	for _, line := range strings.Split(body, "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch strings.ToLower(trimmed) {
-		case "-- +goose up":
-			inUp = true
-			continue
-		case "-- +goose down":
-			flush()
-			return stmts
-		case "-- +goose statementbegin":
-			inBlock = true
-			continue
-		case "-- +goose statementend":
-			inBlock = false
-			flush()
-			continue
-		}
-		if !inUp || (strings.TrimSpace(cur.String()) == "" && (trimmed == "" || strings.HasPrefix(trimmed, "--"))) {
-			cur.Reset()
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteString("\n")
-		if !inBlock && strings.HasSuffix(trimmed, ";") {
-			flush()
+	var out []string
+	for _, m := range ms {
+		for _, block := range strings.Split(m.body, "-- +goose StatementBegin\n")[1:] {
+			first, rest, _ := strings.Cut(block, "\n")
+			if strings.TrimSpace(first) != sectionMark+name {
+				continue
+			}
+			stmt, _, ok := strings.Cut(rest, "-- +goose StatementEnd")
+			if !ok {
+				return nil, fmt.Errorf("relsync: %s: section %s has no StatementEnd", m.name, name)
+			}
+			out = append(out, strings.TrimSpace(stmt))
 		}
 	}
-	flush()
-	return stmts
+	return out, nil
+}
+
+// section returns the one statement named name.
+func section(name string) (string, error) {
+	s, err := sections(name)
+	if err != nil {
+		return "", err
+	}
+	if len(s) != 1 {
+		return "", fmt.Errorf("relsync: %d sections named %s in the migrations, want 1", len(s), name)
+	}
+	return s[0], nil
 }

@@ -31,7 +31,7 @@ func drifted(ctx context.Context, q interface {
 }
 
 // repair recreates drifted objects in one transaction, in the order tables, views, triggers (a
-// trigger reads the views), then runs migration 1's backfill again for the relations that were
+// trigger reads the views), then runs the migration's backfill section again for the relations that were
 // written while the triggers were gone.
 func repair(ctx context.Context, db *sql.DB) error {
 	conn, err := db.Conn(ctx)
@@ -85,40 +85,16 @@ func repair(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("relsync: repair: recreate %s: %w", o.name, err)
 		}
 	}
-	backfill, err := backfillStatements()
+	backfill, err := section("backfill")
 	if err != nil {
 		return err
 	}
-	for _, stmt := range backfill {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("relsync: repair: backfill: %w", err)
-		}
+	if _, err := conn.ExecContext(ctx, backfill); err != nil {
+		return fmt.Errorf("relsync: repair: backfill: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return err
 	}
 	done = true
 	return nil
-}
-
-// backfillStatements are migration 1's backfill: from the creation of its mark to its drop.
-func backfillStatements() ([]string, error) {
-	ms, err := migrationFiles()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	in := false
-	for _, stmt := range ms[0].up {
-		if strings.HasPrefix(stmt, "CREATE TEMP TABLE relsync_backfill_mark") {
-			in = true
-		}
-		if in {
-			out = append(out, stmt)
-		}
-		if strings.HasPrefix(stmt, "DROP TABLE temp.relsync_backfill_mark") {
-			return out, nil
-		}
-	}
-	return nil, fmt.Errorf("relsync: migration 1 has no backfill block")
 }

@@ -178,28 +178,17 @@ func missingSamples(ctx context.Context, conn *sql.Conn, out []ProjectCoverage, 
 	return rows.Err()
 }
 
-// defineTempViews creates this build's relsync views and tables as TEMP objects, so that Verify can
-// count on a database where relsync is not installed. It follows the migrations in order, a later
-// one dropping a view to replace it. The caller rolls the transaction back.
+// defineTempViews creates the migration's sections named view (the views and tables Verify
+// counts with) as TEMP objects, so that Verify can count on a database where relsync is not
+// installed, or is behind this build. The caller rolls the transaction back.
 func defineTempViews(ctx context.Context, conn *sql.Conn) error {
-	ms, err := migrationFiles()
+	views, err := sections("view")
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		for _, stmt := range m.up {
-			var temp string
-			switch {
-			case strings.HasPrefix(stmt, "CREATE VIEW "), strings.HasPrefix(stmt, "CREATE TABLE "):
-				temp = "CREATE TEMP " + strings.TrimPrefix(stmt, "CREATE ")
-			case strings.HasPrefix(stmt, "DROP VIEW "):
-				temp = "DROP VIEW temp." + strings.TrimPrefix(stmt, "DROP VIEW ")
-			default:
-				continue
-			}
-			if _, err := conn.ExecContext(ctx, temp); err != nil {
-				return err
-			}
+	for _, stmt := range views {
+		if _, err := conn.ExecContext(ctx, strings.Replace(stmt, "CREATE ", "CREATE TEMP ", 1)); err != nil {
+			return err
 		}
 	}
 	return nil

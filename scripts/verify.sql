@@ -27,7 +27,7 @@ WHERE NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 're
 -- goose appends a row per apply and per rollback: a version's last row says where it stands.
 -- latest is the newest migration of this checkout: keep it equal to the last file in migrations/.
 CREATE TEMP VIEW relsync_verify_version AS
-SELECT ifnull(max(v.version_id), 0) AS installed, 4 AS latest
+SELECT ifnull(max(v.version_id), 0) AS installed, 5 AS latest
 FROM main.relsync_db_version AS v
 WHERE v.version_id > 0 AND v.is_applied
   AND v.id = (SELECT max(w.id) FROM main.relsync_db_version AS w WHERE w.version_id = v.version_id);
