@@ -128,7 +128,7 @@ COMMIT;`)
 			t.Errorf("%s: %q, want missing", name, d[name])
 		}
 	}
-	for _, name := range []string{"relsync_relation_eligible", "relsync_relation_journal", "relsync_observation_au", "relsync_session_au"} {
+	for _, name := range []string{"relsync_relation_eligible", "relsync_outbox_payload", "relsync_observation_au", "relsync_session_au"} {
 		if d[name] != "changed" {
 			t.Errorf("%s: %q, want changed", name, d[name])
 		}

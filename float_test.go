@@ -42,7 +42,7 @@ func goFloatValues(n int) []float64 {
 	return vals
 }
 
-// relsync_go_float writes each double as encoding/json does, with the exceptions SQLite's own float
+// The payload's confidence is each double as encoding/json writes it, with the exceptions SQLite's own float
 // conversions bring (README, "Guarantees"): where Go needs 16 or 17 significant digits, SQLite's
 // printf sometimes picks another last digit, and its text-to-double conversion, which decides how
 // many digits read back, can accept digits that denote the neighbouring double. So: a number Go
@@ -50,17 +50,25 @@ func goFloatValues(n int) []float64 {
 // beyond 1e±90 (no confidence is) SQLite's conversions drift further, and only a number is asked for.
 func TestGoFloatMatchesEncodingJSON(t *testing.T) {
 	w := newWorld(t, engram.V117)
+	w.session("s1", "alpha")
+	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
+	w.enroll("alpha")
 	vals := goFloatValues(30000)
 	tx, err := w.db().BeginTx(w.ctx, nil)
 	w.must(err)
 	for i, v := range vals {
-		_, err := tx.ExecContext(w.ctx, `INSERT INTO memory_relations (id, sync_id, confidence) VALUES (?, ?, ?)`,
-			i+1, fmt.Sprintf("rel-f%015d", i+1), v)
+		_, err := tx.ExecContext(w.ctx, `INSERT INTO memory_relations (id, sync_id, source_id, target_id, relation,
+			confidence, judgment_status, marked_by_actor, marked_by_kind) VALUES (?, ?, ?, ?, 'related', ?, 'judged', 'claude', 'agent')`,
+			i+1, fmt.Sprintf("rel-f%015d", i+1), a, b, v)
 		w.must(err)
 	}
 	w.must(tx.Commit())
-	w.up()
-	rows, err := w.db().QueryContext(w.ctx, `SELECT relation_id, number FROM relsync_go_float`)
+	w.up() // the backfill journals every one of them
+	// The number between "confidence": and the next field, as the journal holds it.
+	rows, err := w.db().QueryContext(w.ctx, `SELECT CAST(substr(entity_key, 6) AS INTEGER),
+		substr(payload, instr(payload, '"confidence":') + 13,
+		       instr(payload, ',"judgment_status"') - instr(payload, '"confidence":') - 13)
+		FROM sync_mutations WHERE entity = 'relation' AND entity_key LIKE 'rel-f%'`)
 	w.must(err)
 	defer rows.Close()
 	seen, otherDigits, neighbour, extreme := 0, 0, 0, 0

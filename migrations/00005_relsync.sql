@@ -132,7 +132,28 @@ WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
   AND EXISTS (SELECT 1 FROM observations AS t WHERE t.sync_id = r.target_id AND t.deleted_at IS NULL);
 -- +goose StatementEnd
 
--- A confidence as Go's encoding/json writes a float64: the shortest digits that read back to the
+
+-- Eligible relations that have no local journal row yet: what the backfill and the catch-up
+-- triggers journal (the last clause of engram v1.17's rule).
+-- +goose StatementBegin
+CREATE VIEW relsync_relation_unjournaled AS
+SELECT e.* FROM relsync_relation_eligible AS e
+WHERE NOT EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key);
+-- +goose StatementEnd
+
+-- How relsync journals a relation: INSERT INTO relsync_outbox (relation_id, project,
+-- payload_project), for an eligible relation (its project and payload project as
+-- relsync_relation_eligible gives them). The view holds nothing: its trigger builds the payload
+-- and hands the row to relsync_outbox_row. Each is written once, and compiled once into an
+-- engram statement however many of relsync's triggers that statement fires.
+CREATE VIEW relsync_outbox (relation_id, project, payload_project) AS SELECT NULL, NULL, NULL WHERE 0;
+
+-- The payload as JSON text: the fields of engram's Go struct in its order, `?` fields left out when
+-- NULL (sync_id, source_id, target_id, relation, reason?, evidence?, confidence?, judgment_status,
+-- marked_by_actor, marked_by_kind, marked_by_model?, session_id?, project, created_at,
+-- updated_at). json_quote escapes as Go does for quotes, backslashes and control characters; what
+-- Go escapes beyond that, and text that is not valid UTF-8, relsync_outbox_row settles.
+-- The confidence is written as Go's encoding/json writes a float64: the shortest digits that read back to the
 -- same double (printf's %g at 15 digits, else 16, else 17, which for a normal double gives the
 -- shortest once %g drops trailing zeros; a subnormal searches from 1; '!' gives exact digits up to
 -- 17 and a '.0' that Go does not write), in fixed notation from 1e-6 up to 1e21 and exponent form outside
@@ -140,65 +161,49 @@ WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
 -- notation, its digits d are placed around the point by exponent x. NULL when the column holds no
 -- finite number: the field is then left out. g, x and d are read through json_each so that each
 -- is computed once per row.
+--
 -- +goose StatementBegin
-CREATE VIEW relsync_go_float AS
-SELECT id AS relation_id, (SELECT CASE
-    WHEN instr(g.value, 'e') = 0 THEN CASE WHEN g.value LIKE '%.0' THEN substr(g.value, 1, length(g.value) - 2) ELSE g.value END
-    WHEN x.value NOT BETWEEN -6 AND 20 THEN replace(replace(g.value, '.0e', 'e'), 'e-0', 'e-')
-    ELSE CASE WHEN g.value LIKE '-%' THEN '-' ELSE '' END || CASE
-      WHEN x.value < 0 THEN '0.' || substr('00000', 1, -x.value - 1) || d.value
-      WHEN length(d.value) <= x.value + 1 THEN d.value || substr('00000000000000000000', 1, x.value + 1 - length(d.value))
-      ELSE substr(d.value, 1, x.value + 1) || '.' || substr(d.value, x.value + 2) END END
-  FROM json_each(json_array(printf('%!.*g', CASE
-    WHEN abs(c) < 2.2250738585072014e-308 AND c <> 0 THEN (SELECT min(k.value) FROM json_each('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]') AS k
-                                                          WHERE CAST(printf('%!.*g', k.value, c) AS REAL) = c)
-    WHEN CAST(printf('%!.15g', c) AS REAL) = c THEN 15
-                                                 WHEN CAST(printf('%!.16g', c) AS REAL) = c THEN 16 ELSE 17 END, c))) AS g,
-       json_each(json_array(CAST(substr(g.value, instr(g.value, 'e') + 1) AS INTEGER))) AS x,
-       json_each(json_array(replace(rtrim(ltrim(substr(g.value, 1, instr(g.value, 'e') - 1), '-'), '0'), '.', ''))) AS d) AS number
-FROM (SELECT id, CAST(confidence AS REAL) AS c FROM memory_relations
-      WHERE typeof(confidence) IN ('real', 'integer') AND abs(CAST(confidence AS REAL)) <= 1.7976931348623157e308);
--- +goose StatementEnd
-
--- The journal row each eligible relation gets, its payload as JSON text: the fields of engram's
--- Go struct in its order, `?` fields left out when NULL (engram's payload: sync_id, source_id,
--- target_id, relation, reason?, evidence?, confidence?, judgment_status, marked_by_actor,
--- marked_by_kind?, marked_by_model?, session_id?, project, created_at, updated_at). json_quote
--- escapes as Go does for quotes, backslashes and control characters; what Go escapes beyond that,
--- and text that is not valid UTF-8, relsync_outbox_write settles on the whole payload.
--- +goose StatementBegin
-CREATE VIEW relsync_relation_journal AS
-SELECT e.relation_id, e.entity_key, e.project,
+CREATE TRIGGER relsync_outbox_payload INSTEAD OF INSERT ON relsync_outbox
+BEGIN
+  INSERT INTO relsync_outbox_row (entity_key, project, payload)
+  VALUES ((SELECT sync_id FROM memory_relations WHERE id = NEW.relation_id), NEW.project, (SELECT
   '{"sync_id":' || json_quote(CAST(r.sync_id AS TEXT)) ||
-  ',"source_id":' || json_quote(CAST(r.source_id AS TEXT)) ||
-  ',"target_id":' || json_quote(CAST(r.target_id AS TEXT)) ||
-  ',"relation":' || json_quote(CAST(r.relation AS TEXT)) ||
-  CASE WHEN r.reason IS NULL THEN '' ELSE ',"reason":' || json_quote(CAST(r.reason AS TEXT)) END ||
-  CASE WHEN r.evidence IS NULL THEN '' ELSE ',"evidence":' || json_quote(CAST(r.evidence AS TEXT)) END ||
-  ifnull(',"confidence":' || (SELECT f.number FROM relsync_go_float AS f WHERE f.relation_id = r.id), '') ||
-  ',"judgment_status":' || json_quote(CAST(r.judgment_status AS TEXT)) ||
-  ',"marked_by_actor":' || json_quote(CAST(r.marked_by_actor AS TEXT)) ||
-  ',"marked_by_kind":' || json_quote(CAST(r.marked_by_kind AS TEXT)) ||
-  CASE WHEN r.marked_by_model IS NULL THEN '' ELSE ',"marked_by_model":' || json_quote(CAST(r.marked_by_model AS TEXT)) END ||
-  CASE WHEN r.session_id IS NULL THEN '' ELSE ',"session_id":' || json_quote(CAST(r.session_id AS TEXT)) END ||
-  ',"project":' || json_quote(e.payload_project) ||
-  ',"created_at":' || json_quote(CAST(r.created_at AS TEXT)) ||
-  ',"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}' AS payload
-FROM relsync_relation_eligible AS e
-JOIN memory_relations AS r ON r.id = e.relation_id;
+    ',"source_id":' || json_quote(CAST(r.source_id AS TEXT)) ||
+    ',"target_id":' || json_quote(CAST(r.target_id AS TEXT)) ||
+    ',"relation":' || json_quote(CAST(r.relation AS TEXT)) ||
+    CASE WHEN r.reason IS NULL THEN '' ELSE ',"reason":' || json_quote(CAST(r.reason AS TEXT)) END ||
+    CASE WHEN r.evidence IS NULL THEN '' ELSE ',"evidence":' || json_quote(CAST(r.evidence AS TEXT)) END ||
+    ifnull(',"confidence":' || (SELECT CASE
+        WHEN instr(g.value, 'e') = 0 THEN CASE WHEN g.value LIKE '%.0' THEN substr(g.value, 1, length(g.value) - 2) ELSE g.value END
+        WHEN x.value NOT BETWEEN -6 AND 20 THEN replace(replace(g.value, '.0e', 'e'), 'e-0', 'e-')
+        ELSE CASE WHEN g.value LIKE '-%' THEN '-' ELSE '' END || CASE
+          WHEN x.value < 0 THEN '0.' || substr('00000', 1, -x.value - 1) || d.value
+          WHEN length(d.value) <= x.value + 1 THEN d.value || substr('00000000000000000000', 1, x.value + 1 - length(d.value))
+          ELSE substr(d.value, 1, x.value + 1) || '.' || substr(d.value, x.value + 2) END END
+      FROM (SELECT CAST(r.confidence AS REAL) AS c
+            WHERE typeof(r.confidence) IN ('real', 'integer') AND abs(CAST(r.confidence AS REAL)) <= 1.7976931348623157e308),
+        json_each(json_array(printf('%!.*g', CASE
+        WHEN abs(c) < 2.2250738585072014e-308 AND c <> 0 THEN (SELECT min(k.value) FROM json_each('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]') AS k
+                                                              WHERE CAST(printf('%!.*g', k.value, c) AS REAL) = c)
+        WHEN CAST(printf('%!.15g', c) AS REAL) = c THEN 15
+                                                     WHEN CAST(printf('%!.16g', c) AS REAL) = c THEN 16 ELSE 17 END, c))) AS g,
+           json_each(json_array(CAST(substr(g.value, instr(g.value, 'e') + 1) AS INTEGER))) AS x,
+           json_each(json_array(replace(rtrim(ltrim(substr(g.value, 1, instr(g.value, 'e') - 1), '-'), '0'), '.', ''))) AS d), '') ||
+    ',"judgment_status":' || json_quote(CAST(r.judgment_status AS TEXT)) ||
+    ',"marked_by_actor":' || json_quote(CAST(r.marked_by_actor AS TEXT)) ||
+    ',"marked_by_kind":' || json_quote(CAST(r.marked_by_kind AS TEXT)) ||
+    CASE WHEN r.marked_by_model IS NULL THEN '' ELSE ',"marked_by_model":' || json_quote(CAST(r.marked_by_model AS TEXT)) END ||
+    CASE WHEN r.session_id IS NULL THEN '' ELSE ',"session_id":' || json_quote(CAST(r.session_id AS TEXT)) END ||
+    ',"project":' || json_quote(NEW.payload_project) ||
+    ',"created_at":' || json_quote(CAST(r.created_at AS TEXT)) ||
+    ',"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}'
+    FROM memory_relations AS r WHERE r.id = NEW.relation_id));
+END;
 -- +goose StatementEnd
 
--- Eligible relations that have no local journal row yet: what the backfill and the catch-up
--- triggers journal (the last clause of engram v1.17's rule).
--- +goose StatementBegin
-CREATE VIEW relsync_relation_unjournaled AS
-SELECT j.* FROM relsync_relation_journal AS j
-WHERE NOT EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = j.entity_key);
--- +goose StatementEnd
-
--- The one way relsync writes a journal row: INSERT INTO relsync_outbox (entity_key, project,
+-- The one way relsync writes a journal row: INSERT INTO relsync_outbox_row (entity_key, project,
 -- payload). The view holds nothing; its trigger writes the row as engram does.
-CREATE VIEW relsync_outbox (entity_key, project, payload) AS SELECT NULL, NULL, NULL WHERE 0;
+CREATE VIEW relsync_outbox_row (entity_key, project, payload) AS SELECT NULL, NULL, NULL WHERE 0;
 
 -- The row, as engram writes one (the sync_state rows 'cloud' and 'cloud:<project>' exist, the
 -- row goes in, both are set pending at its seq), with the payload made what Go writes:
@@ -214,42 +219,37 @@ CREATE VIEW relsync_outbox (entity_key, project, payload) AS SELECT NULL, NULL, 
 --     They can only occur inside strings, so one pass over the payload does.
 -- The relation's observations that have no journal row yet are noted in relsync_reorder.
 -- +goose StatementBegin
-CREATE TRIGGER relsync_outbox_write INSTEAD OF INSERT ON relsync_outbox
+CREATE TRIGGER relsync_outbox_row_write INSTEAD OF INSERT ON relsync_outbox_row
 BEGIN
-  INSERT INTO sync_state (target_key) SELECT k FROM (SELECT 'cloud' AS k UNION ALL SELECT 'cloud:' || NEW.project)
-    WHERE k NOT IN (SELECT target_key FROM sync_state);
+  INSERT INTO sync_state (target_key) VALUES ('cloud'), ('cloud:' || NEW.project) ON CONFLICT (target_key) DO NOTHING;
   INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
   VALUES ('cloud', 'relation', NEW.entity_key, 'upsert', replace(replace(replace(replace(replace(replace(
     CASE WHEN NEW.payload NOT GLOB '*[^' || char(1) || '-' || char(127) || ']*' THEN NEW.payload ELSE (
-      WITH RECURSIVE walk(p, k, piece) AS (
-        SELECT 1, substr(CAST(substr(CAST(NEW.payload AS BLOB), 1, 64) AS TEXT), 1, 15), X''
+      WITH RECURSIVE walk(ph, p, k, r, c, piece) AS (
+        SELECT 1, 1, substr(CAST(substr(CAST(NEW.payload AS BLOB), 1, 128) AS TEXT), 1, 32), NULL, NULL, X''
         UNION ALL
-        SELECT p + v.value + abs(c.value), substr(CAST(substr(CAST(NEW.payload AS BLOB), p + v.value + abs(c.value), 64) AS TEXT), 1, 15),
-               substr(CAST(NEW.payload AS BLOB), p, v.value + max(c.value, 0)) || CASE WHEN c.value < 0 THEN X'FF' ELSE X'' END
-        FROM walk,
-          json_each(length(CAST(k AS BLOB)) - length(CAST(ltrim(k, char(
-            unicode(substr(k, 1, 1)), unicode(substr(k, 2, 1)), unicode(substr(k, 3, 1)), unicode(substr(k, 4, 1)),
-            unicode(substr(k, 5, 1)), unicode(substr(k, 6, 1)), unicode(substr(k, 7, 1)), unicode(substr(k, 8, 1)),
-            unicode(substr(k, 9, 1)), unicode(substr(k, 10, 1)), unicode(substr(k, 11, 1)), unicode(substr(k, 12, 1)),
-            unicode(substr(k, 13, 1)), unicode(substr(k, 14, 1)), unicode(substr(k, 15, 1)))) AS BLOB))) AS v,
-          json_each((SELECT CASE WHEN v.value = length(CAST(k AS BLOB)) THEN 0
-                                 WHEN char(unicode(x)) = x OR x IN (char(65534), char(65535)) THEN length(CAST(x AS BLOB))
-                                 ELSE -1 END
-                     FROM (SELECT CAST(substr(CAST(NEW.payload AS BLOB), p + v.value, 1 + (b >= X'C0') + (b >= X'E0') + (b >= X'F0')) AS TEXT) AS x
-                           FROM (SELECT substr(CAST(NEW.payload AS BLOB), p + v.value, 1) AS b)))) AS c
-        WHERE k <> '')
+        SELECT CASE ph WHEN 1 THEN 2 WHEN 2 THEN CASE WHEN r = '' THEN 1 ELSE 3 END ELSE 1 END,
+          CASE ph WHEN 1 THEN p WHEN 2 THEN p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))) ELSE p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END) END,
+          CASE ph WHEN 1 THEN k WHEN 2 THEN CASE WHEN r = '' THEN substr(CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 128) AS TEXT), 1, 32) END
+                  ELSE substr(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END), 128) AS TEXT), 1, 32) END,
+          CASE ph WHEN 1 THEN ltrim(k, ' etaoinsrhldcumfpgwybvkxjqz":,ETAOINSRHLDCUMFPGWYBVKXJQZ0123456789.-_/\{}[]()!?;''*+=#%@$^~|`<>&' || char(127)
+                                   || char(unicode(k), unicode(substr(k, 2, 1)), unicode(substr(k, 3, 1)), unicode(substr(k, 4, 1)))) END,
+          CASE WHEN ph = 2 AND r <> '' THEN CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1 + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'C0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'E0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'F0')) AS TEXT) END,
+          CASE ph WHEN 1 THEN X'' WHEN 2 THEN substr(CAST(k AS BLOB), 1, (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))))
+                  ELSE CASE WHEN CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END < 0 THEN X'FF' ELSE c END END
+        FROM walk WHERE ph > 1 OR k <> '')
       SELECT group_concat(piece, '') FROM walk) END,
     '&', '\u0026'), '<', '\u003c'), '>', '\u003e'), char(8232), '\u2028'), char(8233), '\u2029'), X'FF', '\ufffd'),
     'local', NEW.project);
   UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = last_insert_rowid(), updated_at = datetime('now')
-    WHERE target_key IN ('cloud', 'cloud:' || NEW.project);
-  INSERT INTO relsync_reorder (observation, entity_key)
-    SELECT DISTINCT o.sync_id, NEW.entity_key
-    FROM memory_relations AS r JOIN observations AS o ON o.sync_id IN (r.source_id, r.target_id)
-    WHERE r.sync_id = NEW.entity_key
-      AND NOT EXISTS (SELECT 1 FROM sync_mutations AS m WHERE m.target_key = 'cloud' AND m.entity = 'observation'
-                      AND m.entity_key = o.sync_id AND m.source = 'local')
-      AND NOT EXISTS (SELECT 1 FROM relsync_reorder AS w WHERE w.observation = o.sync_id AND w.entity_key = NEW.entity_key);
+    WHERE target_key = 'cloud' OR target_key = 'cloud:' || NEW.project;
+  INSERT OR IGNORE INTO relsync_reorder (observation, entity_key)
+    SELECT o.sync_id, NEW.entity_key
+    FROM (SELECT source_id AS sync_id FROM memory_relations WHERE sync_id = NEW.entity_key
+          UNION ALL SELECT target_id FROM memory_relations WHERE sync_id = NEW.entity_key) AS side
+    JOIN observations AS o ON o.sync_id = side.sync_id
+    WHERE NOT EXISTS (SELECT 1 FROM sync_mutations AS m WHERE m.target_key = 'cloud' AND m.entity = 'observation'
+                      AND m.entity_key = o.sync_id AND m.source = 'local');
 END;
 -- +goose StatementEnd
 
@@ -258,8 +258,8 @@ END;
 -- section by its name when it repairs drift.
 -- +goose StatementBegin
 -- relsync:backfill
-INSERT INTO relsync_outbox (entity_key, project, payload)
-SELECT entity_key, project, payload FROM relsync_relation_unjournaled
+INSERT INTO relsync_outbox (relation_id, project, payload_project)
+SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
 WHERE entity_key NOT IN (SELECT entity_key FROM relsync_remote) ORDER BY relation_id;
 -- +goose StatementEnd
 
@@ -273,8 +273,8 @@ CREATE VIEW relsync_relation_write (relation_id, entity_key, updated_at) AS SELE
 -- +goose StatementBegin
 CREATE TRIGGER relsync_relation_write_journal INSTEAD OF INSERT ON relsync_relation_write
 BEGIN
-  INSERT INTO relsync_outbox (entity_key, project, payload)
-    SELECT entity_key, project, payload FROM relsync_relation_journal
+  INSERT INTO relsync_outbox (relation_id, project, payload_project)
+    SELECT relation_id, project, payload_project FROM relsync_relation_eligible
     WHERE relation_id = NEW.relation_id AND NEW.updated_at = datetime('now');
   INSERT INTO relsync_remote (entity_key)
     SELECT NEW.entity_key WHERE NEW.updated_at IS NOT datetime('now')
@@ -289,7 +289,7 @@ END;
 CREATE TRIGGER relsync_relation_ai AFTER INSERT ON memory_relations
 WHEN NEW.judgment_status NOT IN ('pending', 'orphaned')
 BEGIN
-  INSERT INTO relsync_relation_write VALUES (NEW.id, NEW.sync_id, NEW.updated_at);
+  INSERT OR ABORT INTO relsync_relation_write VALUES (NEW.id, NEW.sync_id, NEW.updated_at);
 END;
 -- +goose StatementEnd
 
@@ -305,7 +305,7 @@ WHEN NEW.judgment_status NOT IN ('pending', 'orphaned')
        NEW.judgment_status, NEW.marked_by_actor, NEW.marked_by_kind, NEW.marked_by_model, NEW.session_id,
        NEW.created_at, NEW.updated_at)
 BEGIN
-  INSERT INTO relsync_relation_write VALUES (NEW.id, NEW.sync_id, NEW.updated_at);
+  INSERT OR ABORT INTO relsync_relation_write VALUES (NEW.id, NEW.sync_id, NEW.updated_at);
 END;
 -- +goose StatementEnd
 
@@ -315,8 +315,8 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER relsync_enrolled_ai AFTER INSERT ON sync_enrolled_projects
 BEGIN
-  INSERT INTO relsync_outbox (entity_key, project, payload)
-    SELECT entity_key, project, payload FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project, payload_project)
+    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
     WHERE project = NEW.project ORDER BY relation_id;
 END;
 -- +goose StatementEnd
@@ -324,8 +324,8 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER relsync_observation_au AFTER UPDATE OF project, deleted_at, sync_id, session_id ON observations
 BEGIN
-  INSERT INTO relsync_outbox (entity_key, project, payload)
-    SELECT entity_key, project, payload FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project, payload_project)
+    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
     WHERE relation_id IN (SELECT id FROM memory_relations WHERE source_id = NEW.sync_id
                           UNION SELECT id FROM memory_relations WHERE target_id = NEW.sync_id)
     ORDER BY relation_id;
@@ -335,8 +335,8 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER relsync_session_au AFTER UPDATE OF project ON sessions
 BEGIN
-  INSERT INTO relsync_outbox (entity_key, project, payload)
-    SELECT entity_key, project, payload FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project, payload_project)
+    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
     WHERE relation_id IN (SELECT r.id FROM observations AS o JOIN memory_relations AS r ON r.source_id = o.sync_id
                           WHERE o.session_id = NEW.id)
     ORDER BY relation_id;
@@ -351,6 +351,7 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER relsync_journal_ai AFTER INSERT ON sync_mutations
 WHEN NEW.entity = 'relation' AND NEW.target_key = 'cloud' AND NEW.source = 'local'
+  AND EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key AND seq < NEW.seq AND acked_at IS NULL)
 BEGIN
   DELETE FROM sync_mutations
   WHERE seq = (SELECT max(p.seq) FROM relsync_local_row AS p WHERE p.entity_key = NEW.entity_key AND p.seq < NEW.seq)
@@ -462,7 +463,8 @@ DROP TRIGGER IF EXISTS relsync_enrolled_ai;
 DROP TRIGGER IF EXISTS relsync_relation_au;
 DROP TRIGGER IF EXISTS relsync_relation_ai;
 DROP TRIGGER IF EXISTS relsync_relation_write_journal;
-DROP TRIGGER IF EXISTS relsync_outbox_write;
+DROP TRIGGER IF EXISTS relsync_outbox_row_write;
+DROP TRIGGER IF EXISTS relsync_outbox_payload;
 DROP TABLE IF EXISTS relsync_objects;
 DROP VIEW IF EXISTS relsync_object_state;
 DROP VIEW IF EXISTS relsync_schema;
@@ -472,10 +474,9 @@ DROP VIEW IF EXISTS relsync_relation_missing;
 DROP VIEW IF EXISTS relsync_coverage;
 DROP VIEW IF EXISTS relsync_relation_coverage;
 DROP VIEW IF EXISTS relsync_relation_write;
+DROP VIEW IF EXISTS relsync_outbox_row;
 DROP VIEW IF EXISTS relsync_outbox;
 DROP VIEW IF EXISTS relsync_relation_unjournaled;
-DROP VIEW IF EXISTS relsync_relation_journal;
-DROP VIEW IF EXISTS relsync_go_float;
 DROP VIEW IF EXISTS relsync_relation_eligible;
 DROP VIEW IF EXISTS relsync_local_row;
 DROP TABLE IF EXISTS relsync_reorder;

@@ -64,7 +64,7 @@ table() {
       row("backfill rows/s: relsync vs limit", sprintf("%.0f", rs), sprintf("limit %.0f", ls), ratio(rs, ls), "≥ 0.6")
       row("backfill rows/s: relsync vs Go", sprintf("%.0f", rs), sprintf("go %.0f", gs), ratio(rs, gs), "≥ 2.5")
       row("backfill ns/row: relsync, Go, limit", sprintf("%.0f", get(n, b "relsync", "ns/row")), sprintf("go %.0f, limit %.0f", get(n, b "go", "ns/row"), get(n, b "limit", "ns/row")), "", "")
-      row("derive only, ns/row: eligibility; with payloads", sprintf("%.0f", get(n, b "derive-eligibility", "ns/row")), sprintf("%.0f", get(n, b "derive-payload", "ns/row")), "", "")
+      row("derive only, ns/row: eligibility", sprintf("%.0f", get(n, b "derive-eligibility", "ns/row")), "", "", "")
       row("backfill Go heap MB before/peak/after: relsync", sprintf("%.1f / %.1f / %.1f", get(n, b "relsync", "heap-before-MB"), get(n, b "relsync", "heap-peak-MB"), get(n, b "relsync", "heap-after-MB")), sprintf("go %.1f / %.1f / %.1f", get(n, b "go", "heap-before-MB"), get(n, b "go", "heap-peak-MB"), get(n, b "go", "heap-after-MB")), ratio(get(n, b "relsync", "heap-peak-MB"), get(n, b "go", "heap-peak-MB")), "flat")
       row("backfill peak RSS MB: relsync", sprintf("%.0f", get(n, b "relsync", "rss-peak-MB")), sprintf("go %.0f", get(n, b "go", "rss-peak-MB")), ratio(get(n, b "relsync", "rss-peak-MB"), get(n, b "go", "rss-peak-MB")), "")
       row("re-run on a journaled database (Down, Up)", ms(get(n, b "rerun", "ns/row") * n), "first " ms(get(n, b "relsync", "ns/row") * n), ratio(get(n, b "rerun", "ns/row"), get(n, b "relsync", "ns/row")), "")

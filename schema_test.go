@@ -1,0 +1,110 @@
+package relsync
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// goldenSchema is relsync's whole installed program as SQLite stores it: what every engram
+// connection parses, and what a reviewer reads in one place.
+var goldenSchema = filepath.Join("testdata", "schema.golden.sql")
+
+// installedSchema lists relsync's objects in sqlite_master, each with its stored SQL.
+func installedSchema(t testing.TB, w *world) string {
+	t.Helper()
+	rows, err := w.db().QueryContext(w.ctx, `SELECT type, name, sql FROM sqlite_master
+		WHERE name LIKE 'relsync\_%' ESCAPE '\' AND sql IS NOT NULL ORDER BY type, name`)
+	w.must(err)
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var kind, name, sql string
+		w.must(rows.Scan(&kind, &name, &sql))
+		fmt.Fprintf(&b, "-- %s %s\n%s;\n\n", kind, name, sql)
+	}
+	w.must(rows.Err())
+	return b.String()
+}
+
+// The installed schema equals testdata/schema.golden.sql. RELSYNC_UPDATE_GOLDEN=1 rewrites the
+// file after a deliberate change to the migrations; the diff is then the review.
+func TestInstalledSchemaMatchesGolden(t *testing.T) {
+	w := newWorld(t, engram.V117)
+	w.up()
+	got := installedSchema(t, w)
+	if os.Getenv("RELSYNC_UPDATE_GOLDEN") == "1" {
+		w.must(os.WriteFile(goldenSchema, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(goldenSchema)
+	w.must(err)
+	if got != string(want) {
+		t.Fatalf("the installed schema differs from %s (RELSYNC_UPDATE_GOLDEN=1 rewrites it):\n%s", goldenSchema, got)
+	}
+	var size int
+	w.must(w.db().QueryRow(`SELECT sum(length(sql)) FROM sqlite_master WHERE name LIKE 'relsync\_%' ESCAPE '\'`).Scan(&size))
+	t.Logf("relsync's schema SQL: %d bytes", size)
+}
+
+// Every pre-release version upgrades to this build's baseline: its objects are replaced, its
+// version rows give way to the baseline's, every journal row stays byte for byte, and engram's
+// writes after the upgrade are journaled once.
+func TestUpgradeFromEveryPrerelease(t *testing.T) {
+	for v := int64(1); v <= 4; v++ {
+		t.Run(fmt.Sprintf("from%d", v), func(t *testing.T) {
+			m := buildMixed(t)
+			w := m.w
+			installPrerelease(t, w.db(), v)
+			// engram writes while the pre-release is installed.
+			w.session("s8", "alpha")
+			a, b := w.obs("s8", ptr("alpha")), w.obs("s8", ptr("alpha"))
+			before := w.semantic(a, b, semVerdict("related"))
+			w.expectRows(before, 1)
+			journal := func() map[int64]string {
+				out := map[int64]string{}
+				rows, err := w.db().Query(`SELECT seq, entity || ' ' || entity_key || ' ' || payload || ' ' || ifnull(acked_at, '') FROM sync_mutations`)
+				w.must(err)
+				defer rows.Close()
+				for rows.Next() {
+					var seq int64
+					var row string
+					w.must(rows.Scan(&seq, &row))
+					out[seq] = row
+				}
+				w.must(rows.Err())
+				return out
+			}
+			kept := journal()
+
+			w.up()
+			after := journal()
+			for seq, row := range kept {
+				if after[seq] != row {
+					t.Errorf("journal row %d changed in the upgrade:\n was %s\n now %s", seq, row, after[seq])
+				}
+			}
+			if got := w.count(`SELECT count(*) FROM ` + VersionTable + ` WHERE version_id BETWEEN 1 AND 4`); got != 0 {
+				t.Errorf("%d pre-release version rows left", got)
+			}
+			if cur, latest, err := Version(w.ctx, w.db()); err != nil || cur != latest {
+				t.Fatalf("after the upgrade: version %d of %d, %v", cur, latest, err)
+			}
+			golden, err := os.ReadFile(goldenSchema)
+			w.must(err)
+			if got := installedSchema(t, w); got != string(golden) {
+				t.Fatalf("after the upgrade the schema differs from %s:\n%s", goldenSchema, got)
+			}
+			if rep := w.verify(); !rep.OK() {
+				t.Fatalf("Verify after the upgrade: %+v", rep)
+			}
+			rel := w.semantic(w.obs("s8", ptr("alpha")), w.obs("s8", ptr("alpha")), semVerdict("compatible"))
+			w.expectRows(rel, 1)
+			w.judge(before, verdict())
+			w.expectRows(before, 2)
+		})
+	}
+}
