@@ -223,7 +223,7 @@ CREATE TRIGGER relsync_outbox_row_write INSTEAD OF INSERT ON relsync_outbox_row
 BEGIN
   INSERT INTO sync_state (target_key) VALUES ('cloud'), ('cloud:' || NEW.project) ON CONFLICT (target_key) DO NOTHING;
   INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
-  VALUES ('cloud', 'relation', NEW.entity_key, 'upsert', replace(replace(replace(replace(replace(replace(
+  VALUES ('cloud', 'relation', NEW.entity_key, 'upsert', replace(replace(replace(
     CASE WHEN NEW.payload NOT GLOB '*[^' || char(1) || '-' || char(127) || ']*' THEN NEW.payload ELSE (
       WITH RECURSIVE walk(ph, p, k, r, c, piece) AS (
         SELECT 1, 1, substr(CAST(substr(CAST(NEW.payload AS BLOB), 1, 128) AS TEXT), 1, 32), NULL, NULL, X''
@@ -232,24 +232,29 @@ BEGIN
           CASE ph WHEN 1 THEN p WHEN 2 THEN p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))) ELSE p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END) END,
           CASE ph WHEN 1 THEN k WHEN 2 THEN CASE WHEN r = '' THEN substr(CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 128) AS TEXT), 1, 32) END
                   ELSE substr(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END), 128) AS TEXT), 1, 32) END,
-          CASE ph WHEN 1 THEN ltrim(k, ' etaoinsrhldcumfpgwybvkxjqz":,ETAOINSRHLDCUMFPGWYBVKXJQZ0123456789.-_/\{}[]()!?;''*+=#%@$^~|`<>&' || char(127)
-                                   || char(unicode(k), unicode(substr(k, 2, 1)), unicode(substr(k, 3, 1)), unicode(substr(k, 4, 1)))) END,
+          CASE ph WHEN 1 THEN ltrim(k, char(unicode(k), unicode(substr(k, 2, 1)), unicode(substr(k, 3, 1)), unicode(substr(k, 4, 1)),
+                                           unicode(substr(k, 5, 1)), unicode(substr(k, 6, 1)))
+            || ' etaoinsrhldcumfpgwybvkxjqz":,ETAOINSRHLDCUMFPGWYBVKXJQZ0123456789.-_/\{}[]()!?;''*+=#%@$^~|`<>&' || char(127)) END,
           CASE WHEN ph = 2 AND r <> '' THEN CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1 + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'C0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'E0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'F0')) AS TEXT) END,
           CASE ph WHEN 1 THEN X'' WHEN 2 THEN substr(CAST(k AS BLOB), 1, (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))))
                   ELSE CASE WHEN CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END < 0 THEN X'FF' ELSE c END END
         FROM walk WHERE ph > 1 OR k <> '')
-      SELECT group_concat(piece, '') FROM walk) END,
-    '&', '\u0026'), '<', '\u003c'), '>', '\u003e'), char(8232), '\u2028'), char(8233), '\u2029'), X'FF', '\ufffd'),
+      SELECT replace(replace(replace(group_concat(piece, ''), X'FF', '\ufffd'), char(8232), '\u2028'), char(8233), '\u2029')
+      FROM walk) END,
+    '&', '\u0026'), '<', '\u003c'), '>', '\u003e'),
     'local', NEW.project);
   UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = last_insert_rowid(), updated_at = datetime('now')
-    WHERE target_key = 'cloud' OR target_key = 'cloud:' || NEW.project;
+    WHERE target_key = 'cloud';
+  UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = last_insert_rowid(), updated_at = datetime('now')
+    WHERE target_key = 'cloud:' || NEW.project;
   INSERT OR IGNORE INTO relsync_reorder (observation, entity_key)
-    SELECT o.sync_id, NEW.entity_key
-    FROM (SELECT source_id AS sync_id FROM memory_relations WHERE sync_id = NEW.entity_key
-          UNION ALL SELECT target_id FROM memory_relations WHERE sync_id = NEW.entity_key) AS side
-    JOIN observations AS o ON o.sync_id = side.sync_id
-    WHERE NOT EXISTS (SELECT 1 FROM sync_mutations AS m WHERE m.target_key = 'cloud' AND m.entity = 'observation'
-                      AND m.entity_key = o.sync_id AND m.source = 'local');
+    SELECT o.sync_id, NEW.entity_key FROM memory_relations AS r JOIN observations AS o ON o.sync_id = r.source_id
+    WHERE r.sync_id = NEW.entity_key AND NOT EXISTS (SELECT 1 FROM sync_mutations AS m WHERE m.target_key = 'cloud'
+      AND m.entity = 'observation' AND m.entity_key = o.sync_id AND m.source = 'local');
+  INSERT OR IGNORE INTO relsync_reorder (observation, entity_key)
+    SELECT o.sync_id, NEW.entity_key FROM memory_relations AS r JOIN observations AS o ON o.sync_id = r.target_id
+    WHERE r.sync_id = NEW.entity_key AND NOT EXISTS (SELECT 1 FROM sync_mutations AS m WHERE m.target_key = 'cloud'
+      AND m.entity = 'observation' AND m.entity_key = o.sync_id AND m.source = 'local');
 END;
 -- +goose StatementEnd
 
