@@ -106,9 +106,6 @@ func BenchmarkLargeText(b *testing.B) {
 		{"native-glob", `SELECT ?1 GLOB '*[^' || char(1) || '-' || char(127) || ']*'`},
 		{"recursive-step-per-byte", `WITH RECURSIVE s(p) AS (SELECT 1 UNION ALL SELECT p + 1 FROM s
 			WHERE p <= length(CAST(?1 AS BLOB))) SELECT count(*) FROM s`},
-		{"recursive-step-per-char-roundtrip", `WITH RECURSIVE s(p, c) AS (SELECT 1, '' UNION ALL
-			SELECT p + max(1, length(CAST(c AS BLOB))), CAST(substr(CAST(?1 AS BLOB), p, 3) AS TEXT) FROM s
-			WHERE p <= length(CAST(?1 AS BLOB)) AND (c = '' OR char(unicode(c)) = c)) SELECT count(*) FROM s`},
 	} {
 		b.Run("technique/"+tech.name, func(b *testing.B) {
 			benchMedian(b, func() {
