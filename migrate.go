@@ -134,7 +134,7 @@ const minBusyBudget = time.Second
 
 // retryBusy runs fn again when SQLite answered busy, for as long as the connection's busy_timeout
 // (a single write of the host waits that long) and at least minBusyBudget. A migration that reads
-// before it writes (migration 1 opens with its precheck) cannot wait for the write lock: when
+// before it writes (the baseline opens with its precheck) cannot wait for the write lock: when
 // engram's other processes hold it, or committed since the read, SQLite refuses the transaction
 // at once (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT) and busy_timeout does not apply. A refused attempt
 // rolled back whole and cost next to nothing, so try again soon, with jitter so that processes do

@@ -4,7 +4,7 @@
 --
 -- Prints which relsync objects are installed and whether they are as relsync installed them, and
 -- per enrolled project how many relations belong in the cloud-sync journal and how many lack their
--- row. It reads relsync's views (migrations/00002_relsync_verify.sql), the ones relsync.Verify
+-- row. It reads relsync's views (relsync_coverage and friends, migrations/00005_relsync.sql), the ones relsync.Verify
 -- reads. It writes nothing to the database: the connection is query-only (after a TEMP view and a
 -- TEMP table, which live in this connection only) and does not checkpoint the WAL on close.
 -- Counting is a pass over every relation: it runs once, into the TEMP table, and the list of
