@@ -64,29 +64,10 @@ func TestUpgradeFromEveryPrerelease(t *testing.T) {
 			a, b := w.obs("s8", ptr("alpha")), w.obs("s8", ptr("alpha"))
 			before := w.semantic(a, b, semVerdict("related"))
 			w.expectRows(before, 1)
-			journal := func() map[int64]string {
-				out := map[int64]string{}
-				rows, err := w.db().Query(`SELECT seq, entity || ' ' || entity_key || ' ' || payload || ' ' || ifnull(acked_at, '') FROM sync_mutations`)
-				w.must(err)
-				defer rows.Close()
-				for rows.Next() {
-					var seq int64
-					var row string
-					w.must(rows.Scan(&seq, &row))
-					out[seq] = row
-				}
-				w.must(rows.Err())
-				return out
-			}
-			kept := journal()
+			kept := w.journal()
 
 			w.up()
-			after := journal()
-			for seq, row := range kept {
-				if after[seq] != row {
-					t.Errorf("journal row %d changed in the upgrade:\n was %s\n now %s", seq, row, after[seq])
-				}
-			}
+			keptRows(t, "upgrade", kept, w.journal())
 			if got := w.count(`SELECT count(*) FROM ` + VersionTable + ` WHERE version_id BETWEEN 1 AND 4`); got != 0 {
 				t.Errorf("%d pre-release version rows left", got)
 			}
