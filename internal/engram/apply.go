@@ -75,31 +75,32 @@ UPDATE sync_state SET lifecycle = 'healthy', last_pulled_seq = ?, updated_at = d
 WHERE target_key = 'cloud'`
 
 	parkRemoteRelation = `
-INSERT INTO sync_apply_deferred (entity_key, entity, payload, attempts, status, last_error, first_seen_at)
-VALUES (?, 'relation', ?, 0, ?, ?, datetime('now'))
-ON CONFLICT(entity_key) DO UPDATE SET
-    payload = excluded.payload, status = excluded.status, last_error = excluded.last_error`
+INSERT INTO sync_apply_deferred (sync_id, entity, payload, apply_status, retry_count, last_error, first_seen_at)
+VALUES (?, 'relation', ?, ?, 0, ?, datetime('now'))
+ON CONFLICT(sync_id) DO UPDATE SET
+    payload = excluded.payload, apply_status = excluded.apply_status, last_error = excluded.last_error`
 
-	unparkRemoteRelation = `DELETE FROM sync_apply_deferred WHERE entity_key = ?`
+	unparkRemoteRelation = `DELETE FROM sync_apply_deferred WHERE sync_id = ?`
 
 	selectParkedRelations = `
-SELECT entity_key, payload FROM sync_apply_deferred
-WHERE entity = 'relation' AND status = 'deferred'
-ORDER BY first_seen_at, entity_key`
+SELECT sync_id, payload FROM sync_apply_deferred
+WHERE entity = 'relation' AND apply_status = 'deferred'
+ORDER BY first_seen_at, sync_id`
 
 	failReplay = `
-INSERT INTO sync_apply_deferred (entity_key, entity, payload, attempts, status, last_error, last_attempted_at)
-VALUES (?1, 'relation', ?2, 1, 'deferred', ?3, datetime('now'))
-ON CONFLICT(entity_key) DO UPDATE SET
-    attempts = attempts + 1,
-    status = CASE WHEN attempts + 1 >= ?4 THEN 'dead' ELSE 'deferred' END,
+INSERT INTO sync_apply_deferred (sync_id, entity, payload, apply_status, retry_count, last_error, last_attempted_at)
+VALUES (?1, 'relation', ?2, 'deferred', 1, ?3, datetime('now'))
+ON CONFLICT(sync_id) DO UPDATE SET
+    retry_count = retry_count + 1,
+    apply_status = CASE WHEN retry_count + 1 >= ?4 THEN 'dead' ELSE 'deferred' END,
     last_error = excluded.last_error,
     last_attempted_at = excluded.last_attempted_at`
 
-	selectParkedStatus = `SELECT status FROM sync_apply_deferred WHERE entity_key = ?`
+	selectParkedStatus = `SELECT apply_status FROM sync_apply_deferred WHERE sync_id = ?`
 
-	selectChunkImported = `SELECT EXISTS (SELECT 1 FROM sync_chunks WHERE chunk_id = ?)`
-	insertChunk         = `INSERT INTO sync_chunks (chunk_id, imported_at) VALUES (?, datetime('now'))`
+	// File import records its chunks under sync_chunks' default target 'local'.
+	selectChunkImported = `SELECT EXISTS (SELECT 1 FROM sync_chunks WHERE target_key = 'local' AND chunk_id = ?)`
+	insertChunk         = `INSERT INTO sync_chunks (target_key, chunk_id, imported_at) VALUES ('local', ?, datetime('now'))`
 )
 
 // ApplyRemoteRelation applies one relation as the cloud returns it, in

@@ -33,7 +33,7 @@ func readRelation(t *testing.T, s *Store, id string) RelationPayload {
 
 func parked(t *testing.T, db *sql.DB, key string) (status string, attempts int) {
 	t.Helper()
-	err := db.QueryRow(`SELECT status, attempts FROM sync_apply_deferred WHERE entity_key = ?`, key).Scan(&status, &attempts)
+	err := db.QueryRow(`SELECT apply_status, retry_count FROM sync_apply_deferred WHERE sync_id = ?`, key).Scan(&status, &attempts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0
 	}

@@ -1,7 +1,9 @@
--- Engram v1.16.3's tables, as its schema code leaves them. Engram runs its
--- schema on every open, so every statement here is idempotent. Columns that
--- engram adds by ALTER (sync_mutations.project, sync_state.reason_*) sit last,
--- where an ALTER puts them.
+-- Engram v1.16.3's (and v1.17.0's) schema, as its schema code leaves an empty
+-- data directory: shared/ENGRAM-SCHEMA.md, checked by TestSchemaMatchesSpec
+-- against testdata/schema-v1.txt. Engram runs its schema on every open, so
+-- every statement here is idempotent. Columns that engram adds by ALTER
+-- (sync_mutations.project, sync_state.reason_*) sit last, where an ALTER puts
+-- them. Engram v3's additions are in migrate.go (MigrateV3).
 
 CREATE TABLE IF NOT EXISTS sessions (
     id         TEXT PRIMARY KEY,
@@ -27,9 +29,15 @@ CREATE TABLE IF NOT EXISTS observations (
     revision_count  INTEGER NOT NULL DEFAULT 1,
     duplicate_count INTEGER NOT NULL DEFAULT 1,
     last_seen_at    TEXT,
+    pinned          BOOLEAN NOT NULL DEFAULT 0,
     created_at      TEXT NOT NULL DEFAULT (datetime('now')),
     updated_at      TEXT NOT NULL DEFAULT (datetime('now')),
     deleted_at      TEXT,
+    review_after    TEXT,
+    expires_at      TEXT,
+    embedding       BLOB,
+    embedding_model TEXT,
+    embedding_created_at TEXT,
     FOREIGN KEY (session_id) REFERENCES sessions(id)
 );
 
@@ -43,16 +51,7 @@ CREATE INDEX IF NOT EXISTS idx_obs_topic ON observations(topic_key, project, sco
 CREATE INDEX IF NOT EXISTS idx_obs_deleted ON observations(deleted_at);
 CREATE INDEX IF NOT EXISTS idx_obs_dedupe ON observations(normalized_hash, project, scope, type, title, created_at DESC);
 
-CREATE VIRTUAL TABLE IF NOT EXISTS observations_fts USING fts5(
-    title,
-    content,
-    tool_name,
-    type,
-    project,
-    topic_key,
-    content='observations',
-    content_rowid='id'
-);
+CREATE VIRTUAL TABLE IF NOT EXISTS observations_fts USING fts5(title, content, tool_name, type, project, topic_key, content='observations', content_rowid='id');
 
 CREATE TRIGGER IF NOT EXISTS obs_fts_insert AFTER INSERT ON observations BEGIN
     INSERT INTO observations_fts(rowid, title, content, tool_name, type, project, topic_key)
@@ -86,12 +85,7 @@ CREATE INDEX IF NOT EXISTS idx_prompts_project ON user_prompts(project);
 CREATE INDEX IF NOT EXISTS idx_prompts_created ON user_prompts(created_at DESC);
 CREATE INDEX IF NOT EXISTS idx_prompts_sync_id ON user_prompts(sync_id);
 
-CREATE VIRTUAL TABLE IF NOT EXISTS prompts_fts USING fts5(
-    content,
-    project,
-    content='user_prompts',
-    content_rowid='id'
-);
+CREATE VIRTUAL TABLE IF NOT EXISTS prompts_fts USING fts5(content, project, content='user_prompts', content_rowid='id');
 
 CREATE TRIGGER IF NOT EXISTS prompt_fts_insert AFTER INSERT ON user_prompts BEGIN
     INSERT INTO prompts_fts(rowid, content, project)
@@ -117,9 +111,13 @@ CREATE TABLE IF NOT EXISTS prompt_tombstones (
     deleted_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 
+CREATE INDEX IF NOT EXISTS idx_prompt_tombstones_project ON prompt_tombstones(project, deleted_at DESC);
+
 CREATE TABLE IF NOT EXISTS sync_chunks (
-    chunk_id    TEXT PRIMARY KEY,
-    imported_at TEXT NOT NULL DEFAULT (datetime('now'))
+    target_key  TEXT NOT NULL DEFAULT 'local',
+    chunk_id    TEXT NOT NULL,
+    imported_at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (target_key, chunk_id)
 );
 
 CREATE TABLE IF NOT EXISTS sync_state (
@@ -137,6 +135,9 @@ CREATE TABLE IF NOT EXISTS sync_state (
     reason_code          TEXT,
     reason_message       TEXT
 );
+
+-- The journal's target row, seeded at every open (lifecycle 'idle', seqs 0).
+INSERT OR IGNORE INTO sync_state (target_key) VALUES ('cloud');
 
 CREATE TABLE IF NOT EXISTS sync_mutations (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -163,14 +164,18 @@ CREATE TABLE IF NOT EXISTS sync_enrolled_projects (
 );
 
 CREATE TABLE IF NOT EXISTS cloud_upgrade_state (
-    project       TEXT PRIMARY KEY,
-    stage         TEXT NOT NULL DEFAULT 'planned',
-    repair_class  TEXT NOT NULL DEFAULT 'none',
-    snapshot_json TEXT,
-    last_error    TEXT,
-    created_at    TEXT NOT NULL DEFAULT (datetime('now')),
-    updated_at    TEXT NOT NULL DEFAULT (datetime('now'))
+    project            TEXT PRIMARY KEY,
+    stage              TEXT NOT NULL DEFAULT 'planned',
+    repair_class       TEXT NOT NULL DEFAULT 'none',
+    snapshot_json      TEXT NOT NULL DEFAULT '{}',
+    last_error_code    TEXT,
+    last_error_message TEXT,
+    findings_json      TEXT,
+    applied_actions    TEXT,
+    updated_at         TEXT NOT NULL DEFAULT (datetime('now'))
 );
+
+CREATE INDEX IF NOT EXISTS idx_cloud_upgrade_state_stage ON cloud_upgrade_state(stage);
 
 CREATE TABLE IF NOT EXISTS memory_relations (
     id                        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -194,20 +199,20 @@ CREATE TABLE IF NOT EXISTS memory_relations (
 
 CREATE INDEX IF NOT EXISTS idx_memrel_source ON memory_relations(source_id, judgment_status);
 CREATE INDEX IF NOT EXISTS idx_memrel_target ON memory_relations(target_id, judgment_status);
-CREATE INDEX IF NOT EXISTS idx_memrel_superseded_by ON memory_relations(superseded_by_relation_id);
+CREATE INDEX IF NOT EXISTS idx_memrel_supersede ON memory_relations(superseded_by_relation_id);
 CREATE INDEX IF NOT EXISTS idx_memrel_status_created ON memory_relations(judgment_status, created_at DESC);
 
 -- Remote mutations parked until their dependencies exist; 'dead' after
 -- five failed replays (or at once when they can never apply).
 CREATE TABLE IF NOT EXISTS sync_apply_deferred (
-    entity_key        TEXT PRIMARY KEY,
+    sync_id           TEXT PRIMARY KEY,
     entity            TEXT NOT NULL,
     payload           TEXT NOT NULL,
-    attempts          INTEGER NOT NULL DEFAULT 0,
-    status            TEXT NOT NULL DEFAULT 'deferred',
+    apply_status      TEXT NOT NULL DEFAULT 'deferred',
+    retry_count       INTEGER NOT NULL DEFAULT 0,
     last_error        TEXT,
-    first_seen_at     TEXT NOT NULL DEFAULT (datetime('now')),
-    last_attempted_at TEXT
+    last_attempted_at TEXT,
+    first_seen_at     TEXT NOT NULL DEFAULT (datetime('now'))
 );
 
-CREATE INDEX IF NOT EXISTS idx_sync_apply_deferred_status ON sync_apply_deferred(status, first_seen_at);
+CREATE INDEX IF NOT EXISTS idx_sad_status_seen ON sync_apply_deferred(apply_status, first_seen_at);
