@@ -122,13 +122,12 @@ func (s *Store) backfillProjectTx(ctx context.Context, tx *sql.Tx, project strin
 	if !s.Version.fixes496() {
 		return nil
 	}
-	want := NormalizeProject(project)
-	_, err := backfillRelationsTx(ctx, tx, func(p string) bool { return p == want })
+	_, err := backfillRelationsTx(ctx, tx, func(p string) bool { return p == project })
 	return err
 }
 
 // backfillRelationsTx journals the eligible relations without a local row
-// whose normalized payload project passes keep. Rows are collected first,
+// whose payload project, raw (§6), passes keep. Rows are collected first,
 // then journaled, so no cursor is open while writing.
 func backfillRelationsTx(ctx context.Context, q Querier, keep func(project string) bool) (int, error) {
 	rows, err := q.QueryContext(ctx, selectRelationBackfill)
@@ -142,7 +141,7 @@ func backfillRelationsTx(ctx context.Context, q Querier, keep func(project strin
 			rows.Close()
 			return 0, err
 		}
-		if keep(NormalizeProject(project)) {
+		if keep(project) {
 			ids = append(ids, id)
 		}
 	}

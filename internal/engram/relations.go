@@ -120,8 +120,9 @@ func (s *Store) journalIfEnrolled(ctx context.Context, q Querier, relSyncID, src
 const selectEnrolled = `SELECT EXISTS (SELECT 1 FROM sync_enrolled_projects WHERE project = ?)`
 
 // gateEnrolled is Go's enrollment gate: is the source observation's project
-// enrolled, or the target's when the source's is empty? It ignores
-// deleted_at, as engram does.
+// enrolled, or the target's when the source's is empty? The project is
+// compared raw with the enrolled names (§6). It ignores deleted_at, as
+// engram does.
 func (s *Store) gateEnrolled(ctx context.Context, q Querier, src, tgt string) (bool, error) {
 	project, err := s.observationProject(ctx, q, src)
 	if err != nil {
@@ -135,14 +136,16 @@ func (s *Store) gateEnrolled(ctx context.Context, q Querier, src, tgt string) (b
 	return isEnrolled(ctx, q, project)
 }
 
+// isEnrolled is engram's enrollment test: project, as the caller computed
+// it (never normalized here), equals a sync_enrolled_projects row as stored
+// (§6). An empty project is never enrolled.
 func isEnrolled(ctx context.Context, q Querier, project string) (bool, error) {
-	name := NormalizeProject(project)
-	if name == "" {
+	if project == "" {
 		return false, nil
 	}
 	var ok bool
-	if err := q.QueryRowContext(ctx, selectEnrolled, name).Scan(&ok); err != nil {
-		return false, fmt.Errorf("enrollment of %q: %w", name, err)
+	if err := q.QueryRowContext(ctx, selectEnrolled, project).Scan(&ok); err != nil {
+		return false, fmt.Errorf("enrollment of %q: %w", project, err)
 	}
 	return ok, nil
 }
