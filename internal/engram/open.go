@@ -26,7 +26,13 @@ var openPragmas = []string{
 
 // Create makes a new engram database at path and fails if the file exists,
 // so a test never replays engram's writes onto a stale file by accident.
+// It opens the file as v1.16.3 and v1.17 do (Open); see CreateVersion.
 func Create(path string) (*sql.DB, error) {
+	return CreateVersion(path, V1163)
+}
+
+// CreateVersion is Create, then OpenVersion(path, v).
+func CreateVersion(path string, v Version) (*sql.DB, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("engram: create: %w", err)
@@ -34,7 +40,7 @@ func Create(path string) (*sql.DB, error) {
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("engram: create: %w", err)
 	}
-	return Open(path)
+	return OpenVersion(path, v)
 }
 
 // Open opens (creating if needed) the engram database at path the way engram
@@ -43,14 +49,28 @@ func Create(path string) (*sql.DB, error) {
 // It does not run the start-up repair, which depends on the engram version:
 // see New and Store.StartupRepair.
 func Open(path string) (*sql.DB, error) {
-	db, err := sql.Open(DriverName, path)
+	return OpenVersion(path, V1163)
+}
+
+// OpenVersion opens path the way engram v opens it. For v1.16.3 and v1.17
+// that is Open. For v3: the DSN of DSNVersion(path, V3) (every transaction
+// BEGIN IMMEDIATE), one connection, engram's pragmas, the v1 schema pass,
+// then, holding the process lock file <dir of path>/.migrate.lock (60 s
+// timeout), MigrateV3, then the journal fix-up.
+func OpenVersion(path string, v Version) (*sql.DB, error) {
+	ctx := context.Background()
+	dsn := path
+	if v.v3() {
+		dsn = DSNVersion(path, v)
+	}
+	db, err := sql.Open(DriverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("engram: open %s: %w", path, err)
 	}
 	// One connection: engram serializes its own statements through it, and
 	// the pragmas below are per connection.
 	db.SetMaxOpenConns(1)
-	if err := initialize(context.Background(), db); err != nil {
+	if err := initialize(ctx, db, path, v); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("engram: open %s: %w", path, err)
 	}
@@ -66,7 +86,16 @@ func DSN(path string) string {
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
 }
 
-func initialize(ctx context.Context, db *sql.DB) error {
+// DSNVersion is DSN for clients that open the file as engram v does: for v3
+// it adds _txlock=immediate, so every transaction is BEGIN IMMEDIATE.
+func DSNVersion(path string, v Version) string {
+	if v.v3() {
+		return DSN(path) + "&_txlock=immediate"
+	}
+	return DSN(path)
+}
+
+func initialize(ctx context.Context, db *sql.DB, path string, v Version) error {
 	for _, p := range openPragmas {
 		if _, err := db.ExecContext(ctx, p); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
@@ -74,6 +103,11 @@ func initialize(ctx context.Context, db *sql.DB) error {
 	}
 	if _, err := db.ExecContext(ctx, schemaSQL); err != nil {
 		return fmt.Errorf("schema: %w", err)
+	}
+	if v.v3() {
+		if err := migrateLocked(ctx, db, path); err != nil {
+			return err
+		}
 	}
 	return fixMutationProjects(ctx, db)
 }

@@ -313,3 +313,32 @@ func TestSchemaSpecCatchesDifferences(t *testing.T) {
 		}
 	}
 }
+
+func TestSchemaV3MatchesSpec(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "engram.db")
+	db, err := CreateVersion(path, V3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSchema(t, db, "schema-v3.txt")
+	db.Close()
+	// migrate() at every open adds nothing, and a v1 open after v3 neither.
+	for _, v := range []Version{V3, V117, V3} {
+		if db, err = OpenVersion(path, v); err != nil {
+			t.Fatal(err)
+		}
+		checkSchema(t, db, "schema-v3.txt")
+		db.Close()
+	}
+	// A v1.16.3 database opened by v3 ends with the same schema.
+	path = filepath.Join(t.TempDir(), "engram.db")
+	if db, err = Create(path); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = OpenVersion(path, V3); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkSchema(t, db, "schema-v3.txt")
+}
