@@ -33,18 +33,32 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`
 SET lifecycle = 'pending', last_enqueued_seq = ?, updated_at = datetime('now')
 WHERE target_key = ?`
 
+	// markSyncStatePendingV3 is v3's setter: it never touches the reserved
+	// inbox target.
+	markSyncStatePendingV3 = `UPDATE sync_state
+SET lifecycle = 'pending', last_enqueued_seq = ?, updated_at = datetime('now')
+WHERE target_key = ? AND target_key <> 'cloud:inbox'`
+
 	selectSessionProject = `SELECT project FROM sessions WHERE id = ?`
 )
 
-// JournalRelation writes Go's journal row for a relation payload (§4) and
-// returns its seq. The project column is the normalized payload project, or
-// else the normalized project of the relation's session.
+// JournalRelation writes Go's journal row for a relation payload (§4) as
+// v1.16.3 and v1.17 do, and returns its seq. The project column is the
+// normalized payload project, or else the normalized project of the
+// relation's session. JournalRelationVersion is the same for a given engram.
 func JournalRelation(ctx context.Context, q Querier, p RelationPayload) (int64, error) {
+	return JournalRelationVersion(ctx, q, V1163, p)
+}
+
+// JournalRelationVersion is JournalRelation as engram v writes it: for v3,
+// through the central enrollment gate (seq 0 and no row when the project
+// column is not enrolled) and v3's sync_state setter.
+func JournalRelationVersion(ctx context.Context, q Querier, v Version, p RelationPayload) (int64, error) {
 	project, err := journalProject(ctx, q, p.Project, p.SessionID)
 	if err != nil {
 		return 0, err
 	}
-	return enqueue(ctx, q, EntityRelation, p.SyncID, OpUpsert, p, project)
+	return enqueue(ctx, q, v, EntityRelation, p.SyncID, OpUpsert, p, project)
 }
 
 // journalProject is the project column of a journal row: the payload's
@@ -66,7 +80,20 @@ func journalProject(ctx context.Context, q Querier, payloadProject string, sessi
 
 // enqueue is engram's enqueueSyncMutationTx: the journal row plus the
 // sync_state bookkeeping around it. It returns the row's seq (LastInsertId).
-func enqueue(ctx context.Context, q Querier, entity, key, op string, payload any, project string) (int64, error) {
+// For v3 it is enqueueSyncMutationWithSourceTx: its central enrollment gate
+// writes nothing (seq 0) when project, the row's project column, is empty
+// or not enrolled, for every entity; and its setter skips 'cloud:inbox'.
+func enqueue(ctx context.Context, q Querier, v Version, entity, key, op string, payload any, project string) (int64, error) {
+	if v.v3() {
+		ok, err := isEnrolled(ctx, q, project)
+		if err != nil || !ok {
+			return 0, err
+		}
+	}
+	mark := markSyncStatePending
+	if v.v3() {
+		mark = markSyncStatePendingV3
+	}
 	encoded, err := json.Marshal(payload)
 	if err != nil {
 		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
@@ -84,7 +111,7 @@ func enqueue(ctx context.Context, q Querier, entity, key, op string, payload any
 	if err != nil {
 		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}
-	if _, err := q.ExecContext(ctx, markSyncStatePending, seq, TargetCloud); err != nil {
+	if _, err := q.ExecContext(ctx, mark, seq, TargetCloud); err != nil {
 		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}
 	if project == "" {
@@ -95,7 +122,7 @@ func enqueue(ctx context.Context, q Querier, entity, key, op string, payload any
 	if _, err := q.ExecContext(ctx, ensureSyncState, perProject); err != nil {
 		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}
-	if _, err := q.ExecContext(ctx, markSyncStatePending, seq, perProject); err != nil {
+	if _, err := q.ExecContext(ctx, mark, seq, perProject); err != nil {
 		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}
 	return seq, nil
@@ -147,8 +174,13 @@ SELECT sync_id, session_id, content, project
 FROM user_prompts WHERE sync_id = ? ORDER BY id LIMIT 1`
 )
 
-// JournalSession journals the session id as it is now (op upsert).
+// JournalSession journals the session id as it is now (op upsert), as
+// v1.16.3 and v1.17 do.
 func JournalSession(ctx context.Context, q Querier, id string) (int64, error) {
+	return journalSession(ctx, q, V1163, id)
+}
+
+func journalSession(ctx context.Context, q Querier, v Version, id string) (int64, error) {
 	var p sessionPayload
 	var ended, summary sql.NullString
 	err := q.QueryRowContext(ctx, selectSessionPayload, id).Scan(&p.ID, &p.Project, &p.Directory, &ended, &summary)
@@ -159,12 +191,16 @@ func JournalSession(ctx context.Context, q Querier, id string) (int64, error) {
 		return 0, fmt.Errorf("journal session %s: %w", id, err)
 	}
 	p.EndedAt, p.Summary = stringPtr(ended), stringPtr(summary)
-	return enqueue(ctx, q, EntitySession, p.ID, OpUpsert, p, NormalizeProject(p.Project))
+	return enqueue(ctx, q, v, EntitySession, p.ID, OpUpsert, p, NormalizeProject(p.Project))
 }
 
 // JournalObservation journals the observation syncID as it is now: op
-// upsert, or op delete when it is soft-deleted.
+// upsert, or op delete when it is soft-deleted (v1.16.3 and v1.17).
 func JournalObservation(ctx context.Context, q Querier, syncID string) (int64, error) {
+	return journalObservation(ctx, q, V1163, syncID)
+}
+
+func journalObservation(ctx context.Context, q Querier, v Version, syncID string) (int64, error) {
 	p, err := readObservationPayload(ctx, q, syncID)
 	if err != nil {
 		return 0, err
@@ -173,7 +209,7 @@ func JournalObservation(ctx context.Context, q Querier, syncID string) (int64, e
 	if p.Deleted {
 		op = OpDelete
 	}
-	return journalObservationPayload(ctx, q, p, op)
+	return journalObservationPayload(ctx, q, v, p, op)
 }
 
 func readObservationPayload(ctx context.Context, q Querier, syncID string) (observationPayload, error) {
@@ -194,7 +230,7 @@ func readObservationPayload(ctx context.Context, q Querier, syncID string) (obse
 	return p, nil
 }
 
-func journalObservationPayload(ctx context.Context, q Querier, p observationPayload, op string) (int64, error) {
+func journalObservationPayload(ctx context.Context, q Querier, v Version, p observationPayload, op string) (int64, error) {
 	var project string
 	if p.Project != nil {
 		project = *p.Project
@@ -203,11 +239,16 @@ func journalObservationPayload(ctx context.Context, q Querier, p observationPayl
 	if err != nil {
 		return 0, err
 	}
-	return enqueue(ctx, q, EntityObservation, p.SyncID, op, p, column)
+	return enqueue(ctx, q, v, EntityObservation, p.SyncID, op, p, column)
 }
 
-// JournalPrompt journals the user prompt syncID (op upsert).
+// JournalPrompt journals the user prompt syncID (op upsert), as v1.16.3 and
+// v1.17 do.
 func JournalPrompt(ctx context.Context, q Querier, syncID string) (int64, error) {
+	return journalPrompt(ctx, q, V1163, syncID)
+}
+
+func journalPrompt(ctx context.Context, q Querier, v Version, syncID string) (int64, error) {
 	var p promptPayload
 	var project sql.NullString
 	err := q.QueryRowContext(ctx, selectPromptPayload, syncID).Scan(&p.SyncID, &p.SessionID, &p.Content, &project)
@@ -226,5 +267,5 @@ func JournalPrompt(ctx context.Context, q Querier, syncID string) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	return enqueue(ctx, q, EntityPrompt, p.SyncID, OpUpsert, p, column)
+	return enqueue(ctx, q, v, EntityPrompt, p.SyncID, OpUpsert, p, column)
 }

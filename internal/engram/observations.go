@@ -11,8 +11,8 @@ INSERT INTO observations (sync_id, session_id, type, title, content, project, sc
 VALUES (?, ?, 'manual', ?, ?, ?, 'project', datetime('now'), datetime('now'))`
 
 // AddObservation saves an observation (project nil is NULL) and journals it
-// in the same transaction: engram journals observations of every project,
-// enrolled or not. It returns the observation's sync_id. Engram's follow-up
+// in the same transaction: v1.16.3 and v1.17 journal observations of every
+// project, enrolled or not; v3 only those of enrolled projects. It returns the observation's sync_id. Engram's follow-up
 // FindCandidates is SavePendingRelation, called separately.
 func (s *Store) AddObservation(ctx context.Context, sessionID string, project *string, title, content string) (string, error) {
 	syncID := newSyncID("obs-")
@@ -20,7 +20,7 @@ func (s *Store) AddObservation(ctx context.Context, sessionID string, project *s
 		if _, err := tx.ExecContext(ctx, insertObservation, syncID, sessionID, title, content, nullable(project)); err != nil {
 			return fmt.Errorf("add observation: %w", err)
 		}
-		_, err := JournalObservation(ctx, tx, syncID)
+		_, err := journalObservation(ctx, tx, s.Version, syncID)
 		return err
 	})
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Store) SoftDeleteObservation(ctx context.Context, syncID string) error 
 		} else if n == 0 {
 			return fmt.Errorf("live observation %s: %w", syncID, ErrNotFound)
 		}
-		_, err = JournalObservation(ctx, tx, syncID)
+		_, err = journalObservation(ctx, tx, s.Version, syncID)
 		return err
 	})
 }
@@ -75,7 +75,7 @@ func (s *Store) HardDeleteObservation(ctx context.Context, syncID string) error 
 			return fmt.Errorf("hard delete %s: %w", syncID, err)
 		}
 		p.Deleted, p.HardDelete = true, true
-		_, err = journalObservationPayload(ctx, tx, p, OpDelete)
+		_, err = journalObservationPayload(ctx, tx, s.Version, p, OpDelete)
 		return err
 	})
 }

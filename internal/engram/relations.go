@@ -71,7 +71,8 @@ SELECT COALESCE(source_id, ''), COALESCE(target_id, '') FROM memory_relations WH
 )
 
 // JudgeRelation is mem_judge: the verdict UPDATE and, in the same
-// transaction after it, Go's journal row when the enrollment gate passes.
+// transaction after it, Go's journal row when the enrollment gate passes
+// (v3: the source observation's project alone; an empty one is local-only).
 // It returns the journal seq written, 0 when none.
 func (s *Store) JudgeRelation(ctx context.Context, relSyncID string, v Verdict) (int64, error) {
 	if err := v.validate(); err != nil {
@@ -94,7 +95,7 @@ func (s *Store) JudgeRelation(ctx context.Context, relSyncID string, v Verdict) 
 		if err := tx.QueryRowContext(ctx, selectRelationPair, relSyncID).Scan(&src, &tgt); err != nil {
 			return fmt.Errorf("judge %s: %w", relSyncID, err)
 		}
-		seq, err = s.journalIfEnrolled(ctx, tx, relSyncID, src, tgt)
+		seq, err = s.journalIfEnrolled(ctx, tx, relSyncID, src, tgt, !s.Version.v3())
 		return err
 	})
 	if err != nil {
@@ -105,8 +106,10 @@ func (s *Store) JudgeRelation(ctx context.Context, relSyncID string, v Verdict) 
 
 // journalIfEnrolled is Go's gated journal write for a relation: it journals
 // relSyncID when the gate finds its project enrolled, and returns the seq.
-func (s *Store) journalIfEnrolled(ctx context.Context, q Querier, relSyncID, src, tgt string) (int64, error) {
-	ok, err := s.gateEnrolled(ctx, q, src, tgt)
+// fallback lets the gate use the target's project when the source's is empty
+// (every gate but v3's JudgeRelation).
+func (s *Store) journalIfEnrolled(ctx context.Context, q Querier, relSyncID, src, tgt string, fallback bool) (int64, error) {
+	ok, err := s.gateEnrolled(ctx, q, src, tgt, fallback)
 	if err != nil || !ok {
 		return 0, err
 	}
@@ -114,21 +117,21 @@ func (s *Store) journalIfEnrolled(ctx context.Context, q Querier, relSyncID, src
 	if err != nil {
 		return 0, err
 	}
-	return JournalRelation(ctx, q, p)
+	return JournalRelationVersion(ctx, q, s.Version, p)
 }
 
 const selectEnrolled = `SELECT EXISTS (SELECT 1 FROM sync_enrolled_projects WHERE project = ?)`
 
 // gateEnrolled is Go's enrollment gate: is the source observation's project
-// enrolled, or the target's when the source's is empty? The project is
-// compared raw with the enrolled names (§6). It ignores deleted_at, as
-// engram does.
-func (s *Store) gateEnrolled(ctx context.Context, q Querier, src, tgt string) (bool, error) {
+// enrolled, or (with fallback) the target's when the source's is empty? The
+// project is compared raw with the enrolled names (§6). It ignores
+// deleted_at, as engram does.
+func (s *Store) gateEnrolled(ctx context.Context, q Querier, src, tgt string, fallback bool) (bool, error) {
 	project, err := s.observationProject(ctx, q, src)
 	if err != nil {
 		return false, err
 	}
-	if project == "" {
+	if project == "" && fallback {
 		if project, err = s.observationProject(ctx, q, tgt); err != nil {
 			return false, err
 		}
@@ -161,8 +164,8 @@ SELECT COALESCE((SELECT COALESCE(NULLIF(o.project, ''), NULLIF(s.project, ''))
 )
 
 // observationProject is an observation's project as s.Version sees it: the
-// raw column for v1.16.3, with the session fallback for v1.17; empty when the
-// observation is missing.
+// raw column for v1.16.3, with the session fallback for v1.17 and v3; empty
+// when the observation is missing.
 func (s *Store) observationProject(ctx context.Context, q Querier, syncID string) (string, error) {
 	query := selectObservationProjectV1163
 	if s.Version.fixes496() {

@@ -36,9 +36,11 @@ WHERE sync_id = ?`
 // the verdict on the pair (src, tgt), inserting a judged relation or updating
 // the pair's existing one in either direction. Only Relation, Reason,
 // Confidence (required, 0..1) and Model of v are used: the actor is always
-// 'engram', the kind 'system'. A not_conflict verdict writes nothing and
-// returns "". v1.16.3 never journals; v1.17 journals after the write when
-// enrolled. It returns the relation's sync_id and the journal seq (0: none).
+// 'engram', the kind 'system'. v1.16.3 and v1.17: a not_conflict verdict
+// writes nothing and returns ""; v3 persists it like any verdict. v1.16.3
+// never journals; v1.17 and v3 journal after the write when enrolled (the
+// gate falls back to the target's project). It returns the relation's
+// sync_id and the journal seq (0: none).
 func (s *Store) JudgeBySemantic(ctx context.Context, src, tgt string, v Verdict) (string, int64, error) {
 	if err := v.validate(); err != nil {
 		return "", 0, err
@@ -46,7 +48,7 @@ func (s *Store) JudgeBySemantic(ctx context.Context, src, tgt string, v Verdict)
 	if v.Confidence == nil {
 		return "", 0, fmt.Errorf("%w: semantic verdict without confidence", ErrInvalid)
 	}
-	if v.Relation == RelNotConflict {
+	if v.Relation == RelNotConflict && !s.Version.v3() {
 		return "", 0, nil
 	}
 	reason := "" // a Go string: NULL is never written
@@ -75,7 +77,7 @@ func (s *Store) JudgeBySemantic(ctx context.Context, src, tgt string, v Verdict)
 		if !s.Version.fixes496() {
 			return nil
 		}
-		seq, err = s.journalIfEnrolled(ctx, tx, relSyncID, src, tgt)
+		seq, err = s.journalIfEnrolled(ctx, tx, relSyncID, src, tgt, true)
 		return err
 	})
 	if err != nil {
