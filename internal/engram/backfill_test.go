@@ -171,7 +171,7 @@ func TestEnrollProjectBackfills(t *testing.T) {
 			"observation:" + a + ":upsert", "observation:" + b + ":upsert", "observation:" + gone + ":delete",
 			"prompt:" + prompt + ":upsert",
 		}
-		if v == V117 {
+		if v.fixes496() {
 			want = append(want, "relation:"+rel+":upsert") // relations last
 		}
 		if !slices.Equal(got, want) {
@@ -208,6 +208,12 @@ func TestMigrateAndMergeProjects(t *testing.T) {
 			if v == V1163 {
 				if len(rows) != 0 {
 					t.Fatalf("v1.16.3 journaled %+v", rows)
+				}
+				return
+			}
+			if v == V3 { // the central gate: nothing of an unenrolled project
+				if n := count(t, s.DB, `SELECT count(*) FROM sync_mutations`); n != 0 {
+					t.Fatalf("v3 journaled %d rows of an unenrolled project", n)
 				}
 				return
 			}

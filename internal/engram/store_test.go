@@ -16,7 +16,7 @@ func ptr[T any](v T) *T { return &v }
 
 func newStore(t *testing.T, v Version) *Store {
 	t.Helper()
-	db, err := Create(filepath.Join(t.TempDir(), "engram.db"))
+	db, err := CreateVersion(filepath.Join(t.TempDir(), "engram.db"), v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,8 +24,10 @@ func newStore(t *testing.T, v Version) *Store {
 	return &Store{DB: db, Version: v}
 }
 
+var versions = []Version{V1163, V117, V3}
+
 func forEachVersion(t *testing.T, fn func(t *testing.T, v Version)) {
-	for _, v := range []Version{V1163, V117} {
+	for _, v := range versions {
 		t.Run(v.String(), func(t *testing.T) { fn(t, v) })
 	}
 }
@@ -305,7 +307,7 @@ func TestReadRelationPayloadProject(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[Version]string{V1163: "", V117: "Alpha"}[v] // raw, not normalized
+		want := map[Version]string{V1163: "", V117: "Alpha", V3: "Alpha"}[v] // raw, not normalized
 		if p.Project != want || p.Reason != nil || p.Confidence != nil || p.JudgmentStatus != "pending" {
 			t.Fatalf("payload %+v, want project %q and NULL verdict fields", p, want)
 		}
@@ -468,6 +470,12 @@ func TestJudgeRelation(t *testing.T) {
 				t.Fatal(err)
 			}
 			rows := journal(t, s.DB, EntityRelation)
+			if v == V3 { // v3's gate is source-only: an empty source project stays local
+				if seq != 0 || len(rows) != 0 {
+					t.Fatalf("v3 journaled through the target: seq %d, %+v", seq, rows)
+				}
+				return
+			}
 			if len(rows) != 1 || !strings.Contains(rows[0].Payload, `"project":""`) {
 				t.Fatalf("want one row with an empty payload project: %+v", rows)
 			}
@@ -550,7 +558,7 @@ func TestJudgeBySemantic(t *testing.T) {
 				t.Fatal("pair not updated in place")
 			}
 		})
-		t.Run("not_conflict writes nothing", func(t *testing.T) {
+		t.Run("not_conflict", func(t *testing.T) {
 			s := newStore(t, v)
 			session(t, s, "s1", "alpha")
 			enroll(t, s, "alpha")
@@ -558,9 +566,29 @@ func TestJudgeBySemantic(t *testing.T) {
 			verdict := semanticVerdict()
 			verdict.Relation = RelNotConflict
 			rel, seq, err := s.JudgeBySemantic(t.Context(), src, tgt, verdict)
-			if err != nil || rel != "" || seq != 0 || count(t, s.DB, `SELECT count(*) FROM memory_relations`) != 0 {
-				t.Fatalf("rel %q seq %d err %v", rel, seq, err)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if !v.v3() { // v1.16.3 and v1.17 write nothing for it
+				if rel != "" || seq != 0 || count(t, s.DB, `SELECT count(*) FROM memory_relations`) != 0 {
+					t.Fatalf("rel %q seq %d", rel, seq)
+				}
+				return
+			}
+			// v3 persists it like any verdict and journals it when enrolled.
+			p, err := ReadRelationPayload(t.Context(), s.DB, rel, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Relation != RelNotConflict || p.JudgmentStatus != "judged" || *p.MarkedByActor != "engram" {
+				t.Fatalf("relation %+v", p)
+			}
+			rows := journal(t, s.DB, EntityRelation)
+			if len(rows) != 1 {
+				t.Fatalf("%d relation rows", len(rows))
+			}
+			checkRelationRow(t, s, rows[0], seq, "alpha")
+			checkLastEnqueued(t, s.DB, seq, "alpha")
 		})
 		t.Run("cross project", func(t *testing.T) {
 			s := newStore(t, v)
