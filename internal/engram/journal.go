@@ -11,6 +11,7 @@ import (
 // Journal vocabulary (sync_mutations columns).
 const (
 	TargetCloud = "cloud"
+	TargetInbox = "cloud:inbox" // engram v3's reserved sync_state row
 	SourceLocal = "local"
 
 	EntitySession     = "session"
@@ -117,8 +118,12 @@ func enqueue(ctx context.Context, q Querier, v Version, entity, key, op string, 
 	if project == "" {
 		return seq, nil
 	}
-	// The per-project target follows the same lifecycle, created if missing.
+	// The per-project target follows the same lifecycle, created if missing;
+	// v3 never creates or sets its reserved inbox target.
 	perProject := TargetCloud + ":" + project
+	if v.v3() && perProject == TargetInbox {
+		return seq, nil
+	}
 	if _, err := q.ExecContext(ctx, ensureSyncState, perProject); err != nil {
 		return 0, fmt.Errorf("journal %s %s: %w", entity, key, err)
 	}

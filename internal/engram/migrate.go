@@ -85,7 +85,8 @@ var beforeUpdate = regexp.MustCompile(`(?i)\bBEFORE\s+UPDATE\b`)
 // SchemaVersionV3 (never lowers it). It does nothing when user_version is
 // above SchemaVersionV3. It is idempotent, and runs on any database that
 // holds the v1 schema, with other objects (relsync's) beside it. It does
-// not take the migrate lock file (OpenVersion does).
+// not take the migrate lock file (OpenVersion does). It needs a connection
+// of db that nobody holds (with SetMaxOpenConns(1), no open transaction).
 func MigrateV3(ctx context.Context, db *sql.DB) (err error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
