@@ -44,7 +44,7 @@ func CreateVersion(path string, v Version) (*sql.DB, error) {
 }
 
 // Open opens (creating if needed) the engram database at path the way engram
-// does: a plain path, one connection, engram's pragmas, then the idempotent
+// v1.16.3 and v1.17 do: a plain path, one connection, engram's pragmas, then the idempotent
 // schema pass and the journal fix-up that engram runs at every open.
 // It does not run the start-up repair, which depends on the engram version:
 // see New and Store.StartupRepair.
@@ -80,7 +80,8 @@ func OpenVersion(path string, v Version) (*sql.DB, error) {
 // DSN returns a data source name for path that makes modernc.org/sqlite apply
 // engram's pragmas to every connection it opens. It is for other clients of
 // the same file (a migration runner, a test reading behind engram's back) that
-// do not pin one connection as engram does; engram itself opens the plain path.
+// do not pin one connection as engram does; engram v1 itself opens the plain
+// path (v3 opens DSNVersion's).
 func DSN(path string) string {
 	return path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"

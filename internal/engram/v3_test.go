@@ -475,3 +475,29 @@ func TestPushSelectionAndQuarantine(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateV3OnAnOpenHandle is the upgrade relsync's tests replay: a
+// database written by v1.16.3, migrated by v3 on the same handle, then
+// written by v3.
+func TestMigrateV3OnAnOpenHandle(t *testing.T) {
+	s := newStore(t, V1163)
+	session(t, s, "s1", "alpha")
+	enroll(t, s, "alpha")
+	a, b := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+	if err := MigrateV3(t.Context(), s.DB); err != nil {
+		t.Fatal(err)
+	}
+	if err := MigrateV3(t.Context(), s.DB); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, s.DB, "schema-v3.txt")
+	v3 := &Store{DB: s.DB, Version: V3}
+	seq, err := v3.JudgeRelation(t.Context(), pending(t, v3, a, b), humanVerdict())
+	if err != nil || seq == 0 {
+		t.Fatalf("v3 after migrate: seq %d, %v", seq, err)
+	}
+	var disposition string
+	if err := s.DB.QueryRow(`SELECT disposition FROM sync_mutations WHERE seq = ?`, seq).Scan(&disposition); err != nil || disposition != DispositionPending {
+		t.Fatalf("disposition %q (%v)", disposition, err)
+	}
+}
