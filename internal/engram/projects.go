@@ -46,8 +46,7 @@ const (
 // MigrateProject renames project from to to (not normalized) and backfills
 // the journal for to in the same transaction, enrolled or not. v1.16.3 and
 // v1.17 enroll nothing; v3 also rewrites the old project's unacked journal
-// rows and carries its enrollment (see rewriteJournalProjectTx and
-// carryEnrollmentTx) before the backfill.
+// rows and carries its enrollment (carryProjectTx) before the backfill.
 func (s *Store) MigrateProject(ctx context.Context, from, to string) error {
 	if from == "" || to == "" {
 		return fmt.Errorf("%w: rename %q to %q", ErrInvalid, from, to)
