@@ -112,7 +112,8 @@ func buildBenchFixture(tb testing.TB, path string, n int) {
 		         CASE WHEN i % 10 = 3 THEN NULL ELSE 'proj-' || (((i - 1) / 100) % ?3) END,
 		         'project', datetime('2026-01-01', '+' || i || ' seconds'), datetime('2026-01-01', '+' || i || ' seconds')
 		  FROM k`, []any{obs, benchLorem, benchProjects}},
-		{`INSERT INTO sync_state (target_key, lifecycle) VALUES ('cloud', 'healthy')`, nil},
+		{`INSERT INTO sync_state (target_key, lifecycle) VALUES ('cloud', 'healthy')
+		  ON CONFLICT (target_key) DO UPDATE SET lifecycle = excluded.lifecycle`, nil},
 		{`INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, occurred_at, acked_at, project)
 		  SELECT 'cloud', 'session', id, 'upsert', json_object('id', id, 'project', project, 'directory', directory),
 		         'local', started_at, started_at, project

@@ -171,7 +171,7 @@ func buildCrashDatabase(t *testing.T, path string, eligible int) {
 	stmts := []string{
 		`INSERT INTO sessions (id, project, directory) VALUES ('s-big', 'big', '/home/dev/big')`,
 		`INSERT INTO sync_enrolled_projects (project) VALUES ('big')`,
-		`INSERT INTO sync_state (target_key) VALUES ('cloud'), ('cloud:big')`,
+		`INSERT OR IGNORE INTO sync_state (target_key) VALUES ('cloud'), ('cloud:big')`,
 		`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
 		 INSERT INTO observations (sync_id, session_id, type, title, content, project)
 		 SELECT printf('obs-big-%06d', i), 's-big', 'manual', 'title', 'content', 'big' FROM n`,

@@ -7,13 +7,17 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// Each write path of ENGRAM.md §7, replayed as engram v1.16.3 and v1.17 write it, on a database
+// Each write path of ENGRAM.md §7, replayed as engram v1.16.3, v1.17 and v3 write it, on a database
 // where relsync is installed; then the journal, row by row.
 
-var versions = []engram.Version{engram.V1163, engram.V117}
+var versions = []engram.Version{engram.V1163, engram.V117, engram.V3}
 
 func eachVersion(t *testing.T, f func(t *testing.T, w *world)) {
-	for _, v := range versions {
+	eachVersionOf(t, versions, f)
+}
+
+func eachVersionOf(t *testing.T, vs []engram.Version, f func(t *testing.T, w *world)) {
+	for _, v := range vs {
 		t.Run(v.String(), func(t *testing.T) { f(t, newWorld(t, v)) })
 	}
 }
@@ -38,10 +42,13 @@ func TestPathA_SemanticInsertAndUpdate(t *testing.T) {
 			t.Fatalf("semantic update wrote a new relation %s, want %s", again, rel)
 		}
 		w.expectRows(rel, 2)
-		// not_conflict writes nothing, so nothing is journaled.
+		// not_conflict: v1.16.3 and v1.17 write nothing, so nothing is journaled; v3 persists it as
+		// any verdict and journals it, and relsync adds no second row.
 		before := w.relationRows()
-		w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("not_conflict"))
-		if got := w.relationRows(); got != before {
+		nc := w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("not_conflict"))
+		if w.s.Version == engram.V3 {
+			w.expectRows(nc, 1)
+		} else if got := w.relationRows(); got != before {
 			t.Errorf("not_conflict added %d rows", got-before)
 		}
 	})
