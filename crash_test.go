@@ -191,7 +191,8 @@ func buildCrashDatabase(t *testing.T, path string, eligible int) {
 		 FROM observations`,
 		// Rows engram's Go code wrote before the install: their relations get no second row.
 		`INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
-		 SELECT 'cloud', 'relation', sync_id, 'upsert', json_object('sync_id', sync_id, 'project', 'big'), 'local', 'big'
+		 SELECT 'cloud', 'relation', sync_id, 'upsert', json_object('sync_id', sync_id, 'relation', relation,
+		     'confidence', confidence, 'judgment_status', judgment_status, 'project', 'big', 'updated_at', updated_at), 'local', 'big'
 		 FROM memory_relations WHERE id % (?2 / ?4) = 0 AND judgment_status = 'judged' LIMIT ?4`,
 		`PRAGMA wal_checkpoint(TRUNCATE)`,
 	}

@@ -31,7 +31,7 @@ func TestDemo(t *testing.T) {
 			"1. An engram database as v1.16.3 leaves it",
 			"3 judged by JudgeBySemantic (path A) -> no journal row",
 			"then beta was enrolled (path B)      -> no journal row",
-			"relsync: not installed", "alpha    5         2          3", "beta     3         0          3", "NOT OK",
+			"relsync: not installed", "alpha    5         2          0      3", "beta     3         0          0      3", "NOT OK",
 			"Backup of ", "goose: successfully migrated database to version: ",
 			"engram v1.16.3 JudgeBySemantic judged rel-", "journal row seq ", `"marked_by_actor":"engram"`,
 			"Done. Every relation that belongs in the cloud has its journal row.")

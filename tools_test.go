@@ -303,8 +303,8 @@ func TestGooseScriptWaitsForRelsyncLock(t *testing.T) {
 
 // coverageTable reads verify.sql's per-project table: project -> eligible, journaled, missing,
 // from_cloud, unacked.
-func coverageTable(out string) map[string][5]int {
-	table := map[string][5]int{}
+func coverageTable(out string) map[string][6]int {
+	table := map[string][6]int{}
 	_, rest, ok := strings.Cut(out, "project  eligible")
 	if !ok {
 		return table
@@ -312,10 +312,10 @@ func coverageTable(out string) map[string][5]int {
 	lines := strings.Split(rest, "\n")
 	for _, line := range lines[2:] { // the rest of the header line, the dashes
 		f := strings.Fields(line)
-		if len(f) != 6 {
+		if len(f) != 7 {
 			break
 		}
-		var n [5]int
+		var n [6]int
 		for i := range n {
 			n[i], _ = strconv.Atoi(f[i+1])
 		}
@@ -327,9 +327,9 @@ func coverageTable(out string) map[string][5]int {
 // expectSameAsVerify checks that the shell's table says what relsync.Verify says.
 func expectSameAsVerify(t *testing.T, w *world, r result) {
 	t.Helper()
-	want := map[string][5]int{}
+	want := map[string][6]int{}
 	for _, p := range w.verify().Projects {
-		want[p.Project] = [5]int{p.Eligible, p.Journaled, p.Missing, p.FromCloud, p.Unacked}
+		want[p.Project] = [6]int{p.Eligible, p.Journaled, p.Stale, p.Missing, p.FromCloud, p.Unacked}
 	}
 	if got := coverageTable(r.stdout); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("verify.sql's table %v, relsync.Verify %v\n%v", got, want, r)

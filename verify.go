@@ -30,7 +30,8 @@ type ObjectState struct{ Name, Type, State string }
 type ProjectCoverage struct {
 	Project   string
 	Eligible  int
-	Journaled int      // have a local relation row
+	Journaled int      // their latest local relation row carries them as they are now
+	Stale     int      // their latest local relation row is outdated (they changed while ineligible, or moved)
 	Missing   int      // have none, and did not come from the cloud
 	FromCloud int      // have none, but arrived from the cloud after relsync was installed
 	Unacked   int      // local relation rows not yet pushed
@@ -51,7 +52,7 @@ func (r Report) OK() bool {
 		}
 	}
 	for _, p := range r.Projects {
-		if p.Missing > 0 {
+		if p.Missing > 0 || p.Stale > 0 {
 			return false
 		}
 	}
@@ -120,7 +121,7 @@ func objectStates(ctx context.Context, conn *sql.Conn) ([]ObjectState, error) {
 }
 
 func coverage(ctx context.Context, conn *sql.Conn) ([]ProjectCoverage, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT project, eligible, journaled, missing, from_cloud, unacked
+	rows, err := conn.QueryContext(ctx, `SELECT project, eligible, journaled, stale, missing, from_cloud, unacked
 		FROM relsync_coverage ORDER BY project`)
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func coverage(ctx context.Context, conn *sql.Conn) ([]ProjectCoverage, error) {
 	index := map[string]int{}
 	for rows.Next() {
 		var p ProjectCoverage
-		if err := rows.Scan(&p.Project, &p.Eligible, &p.Journaled, &p.Missing, &p.FromCloud, &p.Unacked); err != nil {
+		if err := rows.Scan(&p.Project, &p.Eligible, &p.Journaled, &p.Stale, &p.Missing, &p.FromCloud, &p.Unacked); err != nil {
 			rows.Close()
 			return nil, err
 		}

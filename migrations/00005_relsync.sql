@@ -105,26 +105,25 @@ WHERE target_key = 'cloud' AND entity = 'relation' AND source = 'local';
 
 -- The relations that belong in the journal (engram v1.17's rule): judged (not pending, not
 -- orphaned), marked by an actor and a kind, both observations live, and the payload's project
--- enrolled. The payload's project is the source observation's, else its session's; enrollment is
--- compared on its normalized form (lower case, trimmed, `--` and `__` collapsed), which is also
--- the journal row's project column. Observations are matched by sync_id, the first live one by
--- id, so that a duplicated sync_id never doubles a row; CROSS JOIN keeps relations driving the
+-- enrolled. The payload's project is the source observation's, else its session's, compared with
+-- sync_enrolled_projects as stored, never normalized, as engram compares it: engram normalizes
+-- names when it saves them, so a raw name that differs (an imported `Alpha` while `alpha` is
+-- enrolled) is one whose observations engram never journals either. Being an enrolled name, it is
+-- also the journal row's project column. Observations are matched by sync_id, the first live one
+-- by id, so that a duplicated sync_id never doubles a row; CROSS JOIN keeps relations driving the
 -- loop, so a trigger looks one relation up by its id.
 -- +goose StatementBegin
 -- relsync:view
 CREATE VIEW relsync_relation_eligible AS
-SELECT r.id AS relation_id, r.sync_id AS entity_key, e.project, s.payload_project
+SELECT r.id AS relation_id, r.sync_id AS entity_key, e.project
 FROM memory_relations AS r
 CROSS JOIN (SELECT o.sync_id, CASE WHEN CAST(o.project AS TEXT) <> '' THEN CAST(o.project AS TEXT)
-  ELSE ifnull((SELECT CAST(p.project AS TEXT) FROM sessions AS p WHERE p.id = o.session_id), '') END AS payload_project
+  ELSE (SELECT CAST(p.project AS TEXT) FROM sessions AS p WHERE p.id = o.session_id) END AS project
   FROM observations AS o
   WHERE o.deleted_at IS NULL
     AND o.id = (SELECT min(d.id) FROM observations AS d WHERE d.sync_id = o.sync_id AND d.deleted_at IS NULL)) AS s
   ON s.sync_id = r.source_id
-JOIN sync_enrolled_projects AS e
-  ON e.project = replace(replace(replace(replace(replace(replace(replace(replace(
-     lower(trim(s.payload_project, ' ' || char(9, 10, 11, 12, 13))),
-     '--', '-'), '--', '-'), '--', '-'), '--', '-'), '__', '_'), '__', '_'), '__', '_'), '__', '_')
+JOIN sync_enrolled_projects AS e ON e.project = s.project
 WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
   AND CAST(r.marked_by_actor AS TEXT) <> '' AND CAST(r.marked_by_kind AS TEXT) <> ''
   AND CAST(r.sync_id AS TEXT) <> '' AND CAST(r.relation AS TEXT) <> ''
@@ -132,21 +131,40 @@ WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
   AND EXISTS (SELECT 1 FROM observations AS t WHERE t.sync_id = r.target_id AND t.deleted_at IS NULL);
 -- +goose StatementEnd
 
-
--- Eligible relations that have no local journal row yet: what the backfill and the catch-up
--- triggers journal (the last clause of engram v1.17's rule).
+-- Each eligible relation and what its latest local journal row says of it: NULL when it has none,
+-- 'current' when that row carries the relation as it is now (the same project column, and in its
+-- payload the same updated_at, verdict, status and confidence, compared as JSON values), 'stale'
+-- when the relation changed while it was not eligible (unenrolled, an observation soft-deleted)
+-- or a rename moved its project since. (A reason rewritten within the same second as the row,
+-- keeping those five, is not told apart; a text column holding invalid UTF-8 reads as stale.)
 -- +goose StatementBegin
-CREATE VIEW relsync_relation_unjournaled AS
-SELECT e.* FROM relsync_relation_eligible AS e
-WHERE NOT EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key);
+-- relsync:view
+CREATE VIEW relsync_relation_state AS
+SELECT e.relation_id, e.entity_key, e.project,
+  (SELECT CASE WHEN json_valid(m.payload)
+      AND json_extract(m.payload, '$.updated_at') IS CAST(r.updated_at AS TEXT)
+      AND m.project IS e.project
+      AND json_extract(m.payload, '$.relation') IS CAST(r.relation AS TEXT)
+      AND json_extract(m.payload, '$.judgment_status') IS CAST(r.judgment_status AS TEXT)
+      AND json_extract(m.payload, '$.confidence') IS CASE WHEN typeof(r.confidence) IN ('real', 'integer')
+        AND abs(r.confidence) <= 1.7976931348623157e308 THEN CAST(r.confidence AS REAL) END
+    THEN 'current' ELSE 'stale' END
+   FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key ORDER BY m.seq DESC LIMIT 1) AS journal
+FROM relsync_relation_eligible AS e JOIN memory_relations AS r ON r.id = e.relation_id;
 -- +goose StatementEnd
 
--- How relsync journals a relation: INSERT INTO relsync_outbox (relation_id, project,
--- payload_project), for an eligible relation (its project and payload project as
--- relsync_relation_eligible gives them). The view holds nothing: its trigger builds the payload
+-- Eligible relations whose journal lacks a current row (none at all: the last clause of engram
+-- v1.17's rule; or only a stale one): what the backfill and the catch-up triggers journal.
+-- +goose StatementBegin
+CREATE VIEW relsync_relation_unjournaled AS
+SELECT relation_id, entity_key, project FROM relsync_relation_state WHERE journal IS NOT 'current';
+-- +goose StatementEnd
+
+-- How relsync journals a relation: INSERT INTO relsync_outbox (relation_id, project), for an
+-- eligible relation (its project as relsync_relation_eligible gives it). The view holds nothing: its trigger builds the payload
 -- and hands the row to relsync_outbox_row. Each is written once, and compiled once into an
 -- engram statement however many of relsync's triggers that statement fires.
-CREATE VIEW relsync_outbox (relation_id, project, payload_project) AS SELECT NULL, NULL, NULL WHERE 0;
+CREATE VIEW relsync_outbox (relation_id, project) AS SELECT NULL, NULL WHERE 0;
 
 -- The payload as JSON text: the fields of engram's Go struct in its order, `?` fields left out when
 -- NULL (sync_id, source_id, target_id, relation, reason?, evidence?, confidence?, judgment_status,
@@ -194,7 +212,7 @@ BEGIN
     ',"marked_by_kind":' || json_quote(CAST(r.marked_by_kind AS TEXT)) ||
     CASE WHEN r.marked_by_model IS NULL THEN '' ELSE ',"marked_by_model":' || json_quote(CAST(r.marked_by_model AS TEXT)) END ||
     CASE WHEN r.session_id IS NULL THEN '' ELSE ',"session_id":' || json_quote(CAST(r.session_id AS TEXT)) END ||
-    ',"project":' || json_quote(NEW.payload_project) ||
+    ',"project":' || json_quote(NEW.project) ||
     ',"created_at":' || json_quote(CAST(r.created_at AS TEXT)) ||
     ',"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}'
     FROM memory_relations AS r WHERE r.id = NEW.relation_id));
@@ -246,7 +264,7 @@ BEGIN
   UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = last_insert_rowid(), updated_at = datetime('now')
     WHERE target_key = 'cloud';
   UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = last_insert_rowid(), updated_at = datetime('now')
-    WHERE target_key = 'cloud:' || NEW.project;
+    WHERE target_key = 'cloud:' || NEW.project AND target_key <> 'cloud:inbox';
   INSERT OR IGNORE INTO relsync_reorder (observation, entity_key)
     SELECT o.sync_id, NEW.entity_key FROM memory_relations AS r JOIN observations AS o ON o.sync_id = r.source_id
     WHERE r.sync_id = NEW.entity_key AND NOT EXISTS (SELECT 1 FROM sync_mutations AS m WHERE m.target_key = 'cloud'
@@ -263,26 +281,29 @@ END;
 -- section by its name when it repairs drift.
 -- +goose StatementBegin
 -- relsync:backfill
-INSERT INTO relsync_outbox (relation_id, project, payload_project)
-SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
+INSERT INTO relsync_outbox (relation_id, project)
+SELECT relation_id, project FROM relsync_relation_unjournaled
 WHERE entity_key NOT IN (SELECT entity_key FROM relsync_remote) ORDER BY relation_id;
 -- +goose StatementEnd
 
 -- A write to memory_relations that may change what the journal holds. Local writes stamp
 -- updated_at with datetime('now'), which inside a trigger equals its statement's: they are
--- journaled. A remote apply (cloud pull, import, deferred replay) carries the origin's older stamp
--- and is never journaled, so the cloud's echo of our own rows cannot loop; a relation that
--- arrives that way without a local row is remembered in relsync_remote.
+-- journaled. A stamp with fractional seconds inside the current second (the form engram's Go
+-- formats elsewhere, `2026-10-01 12:00:00.123456789`) counts as local too, so that a path adopting
+-- it cannot stop journaling silently. A remote apply (cloud pull, import, deferred replay) carries
+-- the origin's older stamp and is never journaled, so the cloud's echo of our own rows cannot
+-- loop; a relation that arrives that way without a local row is remembered in relsync_remote.
 CREATE VIEW relsync_relation_write (relation_id, entity_key, updated_at) AS SELECT NULL, NULL, NULL WHERE 0;
 
 -- +goose StatementBegin
 CREATE TRIGGER relsync_relation_write_journal INSTEAD OF INSERT ON relsync_relation_write
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_eligible
-    WHERE relation_id = NEW.relation_id AND NEW.updated_at = datetime('now');
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_eligible
+    WHERE relation_id = NEW.relation_id
+      AND (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*');
   INSERT INTO relsync_remote (entity_key)
-    SELECT NEW.entity_key WHERE NEW.updated_at IS NOT datetime('now')
+    SELECT NEW.entity_key WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
       AND NOT EXISTS (SELECT 1 FROM relsync_remote WHERE entity_key = NEW.entity_key)
       AND NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key);
 END;
@@ -320,8 +341,8 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER relsync_enrolled_ai AFTER INSERT ON sync_enrolled_projects
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_unjournaled
     WHERE project = NEW.project ORDER BY relation_id;
 END;
 -- +goose StatementEnd
@@ -329,8 +350,8 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER relsync_observation_au AFTER UPDATE OF project, deleted_at, sync_id, session_id ON observations
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_unjournaled
     WHERE relation_id IN (SELECT id FROM memory_relations WHERE source_id = NEW.sync_id
                           UNION SELECT id FROM memory_relations WHERE target_id = NEW.sync_id)
     ORDER BY relation_id;
@@ -340,8 +361,8 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER relsync_session_au AFTER UPDATE OF project ON sessions
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_unjournaled
     WHERE relation_id IN (SELECT r.id FROM observations AS o JOIN memory_relations AS r ON r.source_id = o.sync_id
                           WHERE o.session_id = NEW.id)
     ORDER BY relation_id;
@@ -385,30 +406,30 @@ BEGIN
 END;
 -- +goose StatementEnd
 
--- What Verify (Go) and scripts/verify.sql report: each eligible relation, whether the journal has
--- its local row, and whether it arrived from the cloud without one (then it is not missing).
+-- What Verify (Go) and scripts/verify.sql report: each eligible relation, what its latest local
+-- row says of it (relsync_relation_state), and whether it arrived from the cloud without one (then
+-- it is not missing).
 -- +goose StatementBegin
 -- relsync:view
 CREATE VIEW relsync_relation_coverage AS
-SELECT e.project, e.entity_key,
-  EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key) AS journaled,
-  EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = e.entity_key) AS from_cloud
-FROM relsync_relation_eligible AS e;
+SELECT s.project, s.entity_key, s.journal,
+  s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = s.entity_key) AS from_cloud
+FROM relsync_relation_state AS s;
 -- +goose StatementEnd
 
--- Per enrolled project: relations that belong in the journal, how many have their row, how many
--- are missing, how many came from the cloud, and how many relation rows wait to be pushed (+m.entity:
--- the unacked index, not every relation row).
+-- Per enrolled project: relations that belong in the journal, how many have a current row, how
+-- many only a stale one, how many are missing, how many came from the cloud, and how many relation
+-- rows wait to be pushed (+m.entity: the unacked index, not every relation row).
 -- +goose StatementBegin
 -- relsync:view
 CREATE VIEW relsync_coverage AS
 SELECT e.project, ifnull(c.eligible, 0) AS eligible, ifnull(c.journaled, 0) AS journaled,
-  ifnull(c.missing, 0) AS missing, ifnull(c.from_cloud, 0) AS from_cloud,
+  ifnull(c.stale, 0) AS stale, ifnull(c.missing, 0) AS missing, ifnull(c.from_cloud, 0) AS from_cloud,
   (SELECT count(*) FROM sync_mutations AS m WHERE m.target_key = 'cloud' AND m.acked_at IS NULL
      AND +m.entity = 'relation' AND m.source = 'local' AND m.project = e.project) AS unacked
 FROM sync_enrolled_projects AS e
-LEFT JOIN (SELECT project, count(*) AS eligible, sum(journaled) AS journaled,
-  sum(NOT journaled AND NOT from_cloud) AS missing, sum(NOT journaled AND from_cloud) AS from_cloud
+LEFT JOIN (SELECT project, count(*) AS eligible, sum(journal IS 'current') AS journaled,
+  sum(journal IS 'stale') AS stale, sum(journal IS NULL AND NOT from_cloud) AS missing, sum(from_cloud) AS from_cloud
   FROM relsync_relation_coverage GROUP BY project) AS c ON c.project = e.project;
 -- +goose StatementEnd
 
@@ -417,7 +438,7 @@ LEFT JOIN (SELECT project, count(*) AS eligible, sum(journaled) AS journaled,
 -- relsync:view
 CREATE VIEW relsync_relation_missing AS
 SELECT project, entity_key, row_number() OVER (PARTITION BY project ORDER BY entity_key) AS n
-FROM relsync_relation_coverage WHERE NOT journaled AND NOT from_cloud;
+FROM relsync_relation_coverage WHERE journal IS NULL AND NOT from_cloud;
 -- +goose StatementEnd
 
 -- Columns of memory_relations the payload does not carry and relsync does not know to leave out
@@ -482,6 +503,7 @@ DROP VIEW IF EXISTS relsync_relation_write;
 DROP VIEW IF EXISTS relsync_outbox_row;
 DROP VIEW IF EXISTS relsync_outbox;
 DROP VIEW IF EXISTS relsync_relation_unjournaled;
+DROP VIEW IF EXISTS relsync_relation_state;
 DROP VIEW IF EXISTS relsync_relation_eligible;
 DROP VIEW IF EXISTS relsync_local_row;
 DROP TABLE IF EXISTS relsync_reorder;

@@ -35,6 +35,10 @@ WHERE v.version_id > 0 AND v.is_applied
 SELECT 'relsync version ' || installed || ' installed'
        || CASE WHEN installed = latest THEN '' ELSE ' (this checkout has version ' || latest || ')' END
 FROM temp.relsync_verify_version;
+-- Behind this checkout, relsync's views count by an older rule (and lack columns): say so and stop.
+SELECT json_extract('{}', 'NOT OK: relsync is at version ' || installed || ', this checkout has ' || latest
+                          || ' (run scripts/goose.sh <db> up)')
+FROM temp.relsync_verify_version WHERE installed <> latest;
 SELECT count(*) || ' objects as relsync installed them' FROM relsync_object_state WHERE state = 'ok';
 .headers on
 .mode column
@@ -45,7 +49,7 @@ PRAGMA query_only = ON;
 
 .print
 .print Relations that belong in the journal, per enrolled project
-SELECT project, eligible, journaled, missing, from_cloud, unacked FROM temp.relsync_verify_coverage ORDER BY project;
+SELECT project, eligible, journaled, stale, missing, from_cloud, unacked FROM temp.relsync_verify_coverage ORDER BY project;
 
 .headers off
 .mode list
@@ -68,15 +72,14 @@ FROM relsync_journal_orphans HAVING count(*) > 0;
 .print
 SELECT json_extract('{}', 'NOT OK: ' || group_concat(problem, '; '))
 FROM (
-  SELECT 'relsync is at version ' || installed || ', this checkout has ' || latest
-         || ' (run scripts/goose.sh <db> up)' AS problem
-  FROM temp.relsync_verify_version WHERE installed <> latest
-  UNION ALL
-  SELECT count(*) || ' relsync object(s) missing, changed or unexpected'
+  SELECT count(*) || ' relsync object(s) missing, changed or unexpected' AS problem
   FROM relsync_object_state WHERE state <> 'ok' HAVING count(*) > 0
   UNION ALL
   SELECT sum(missing) || ' relation(s) without their journal row' FROM temp.relsync_verify_coverage
   HAVING sum(missing) > 0
+  UNION ALL
+  SELECT sum(stale) || ' relation(s) whose latest journal row is outdated' FROM temp.relsync_verify_coverage
+  HAVING sum(stale) > 0
   UNION ALL
   SELECT count(*) || ' memory_relations column(s) the payload does not carry'
   FROM relsync_unjournaled_columns HAVING count(*) > 0

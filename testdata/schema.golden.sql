@@ -22,8 +22,8 @@ CREATE TABLE relsync_reorder (
 -- trigger relsync_enrolled_ai
 CREATE TRIGGER relsync_enrolled_ai AFTER INSERT ON sync_enrolled_projects
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_unjournaled
     WHERE project = NEW.project ORDER BY relation_id;
 END;
 
@@ -42,8 +42,8 @@ END;
 -- trigger relsync_observation_au
 CREATE TRIGGER relsync_observation_au AFTER UPDATE OF project, deleted_at, sync_id, session_id ON observations
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_unjournaled
     WHERE relation_id IN (SELECT id FROM memory_relations WHERE source_id = NEW.sync_id
                           UNION SELECT id FROM memory_relations WHERE target_id = NEW.sync_id)
     ORDER BY relation_id;
@@ -95,7 +95,7 @@ BEGIN
     ',"marked_by_kind":' || json_quote(CAST(r.marked_by_kind AS TEXT)) ||
     CASE WHEN r.marked_by_model IS NULL THEN '' ELSE ',"marked_by_model":' || json_quote(CAST(r.marked_by_model AS TEXT)) END ||
     CASE WHEN r.session_id IS NULL THEN '' ELSE ',"session_id":' || json_quote(CAST(r.session_id AS TEXT)) END ||
-    ',"project":' || json_quote(NEW.payload_project) ||
+    ',"project":' || json_quote(NEW.project) ||
     ',"created_at":' || json_quote(CAST(r.created_at AS TEXT)) ||
     ',"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}'
     FROM memory_relations AS r WHERE r.id = NEW.relation_id));
@@ -129,7 +129,7 @@ BEGIN
   UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = last_insert_rowid(), updated_at = datetime('now')
     WHERE target_key = 'cloud';
   UPDATE sync_state SET lifecycle = 'pending', last_enqueued_seq = last_insert_rowid(), updated_at = datetime('now')
-    WHERE target_key = 'cloud:' || NEW.project;
+    WHERE target_key = 'cloud:' || NEW.project AND target_key <> 'cloud:inbox';
   INSERT OR IGNORE INTO relsync_reorder (observation, entity_key)
     SELECT o.sync_id, NEW.entity_key FROM memory_relations AS r JOIN observations AS o ON o.sync_id = r.source_id
     WHERE r.sync_id = NEW.entity_key AND NOT EXISTS (SELECT 1 FROM sync_mutations AS m WHERE m.target_key = 'cloud'
@@ -165,11 +165,12 @@ END;
 -- trigger relsync_relation_write_journal
 CREATE TRIGGER relsync_relation_write_journal INSTEAD OF INSERT ON relsync_relation_write
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_eligible
-    WHERE relation_id = NEW.relation_id AND NEW.updated_at = datetime('now');
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_eligible
+    WHERE relation_id = NEW.relation_id
+      AND (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*');
   INSERT INTO relsync_remote (entity_key)
-    SELECT NEW.entity_key WHERE NEW.updated_at IS NOT datetime('now')
+    SELECT NEW.entity_key WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
       AND NOT EXISTS (SELECT 1 FROM relsync_remote WHERE entity_key = NEW.entity_key)
       AND NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key);
 END;
@@ -177,8 +178,8 @@ END;
 -- trigger relsync_session_au
 CREATE TRIGGER relsync_session_au AFTER UPDATE OF project ON sessions
 BEGIN
-  INSERT INTO relsync_outbox (relation_id, project, payload_project)
-    SELECT relation_id, project, payload_project FROM relsync_relation_unjournaled
+  INSERT INTO relsync_outbox (relation_id, project)
+    SELECT relation_id, project FROM relsync_relation_unjournaled
     WHERE relation_id IN (SELECT r.id FROM observations AS o JOIN memory_relations AS r ON r.source_id = o.sync_id
                           WHERE o.session_id = NEW.id)
     ORDER BY relation_id;
@@ -187,12 +188,12 @@ END;
 -- view relsync_coverage
 CREATE VIEW relsync_coverage AS
 SELECT e.project, ifnull(c.eligible, 0) AS eligible, ifnull(c.journaled, 0) AS journaled,
-  ifnull(c.missing, 0) AS missing, ifnull(c.from_cloud, 0) AS from_cloud,
+  ifnull(c.stale, 0) AS stale, ifnull(c.missing, 0) AS missing, ifnull(c.from_cloud, 0) AS from_cloud,
   (SELECT count(*) FROM sync_mutations AS m WHERE m.target_key = 'cloud' AND m.acked_at IS NULL
      AND +m.entity = 'relation' AND m.source = 'local' AND m.project = e.project) AS unacked
 FROM sync_enrolled_projects AS e
-LEFT JOIN (SELECT project, count(*) AS eligible, sum(journaled) AS journaled,
-  sum(NOT journaled AND NOT from_cloud) AS missing, sum(NOT journaled AND from_cloud) AS from_cloud
+LEFT JOIN (SELECT project, count(*) AS eligible, sum(journal IS 'current') AS journaled,
+  sum(journal IS 'stale') AS stale, sum(journal IS NULL AND NOT from_cloud) AS missing, sum(from_cloud) AS from_cloud
   FROM relsync_relation_coverage GROUP BY project) AS c ON c.project = e.project;
 
 -- view relsync_journal_orphans
@@ -213,32 +214,28 @@ UNION ALL
 SELECT s.name, s.type, 'unexpected' FROM relsync_schema AS s WHERE s.name NOT IN (SELECT name FROM relsync_objects);
 
 -- view relsync_outbox
-CREATE VIEW relsync_outbox (relation_id, project, payload_project) AS SELECT NULL, NULL, NULL WHERE 0;
+CREATE VIEW relsync_outbox (relation_id, project) AS SELECT NULL, NULL WHERE 0;
 
 -- view relsync_outbox_row
 CREATE VIEW relsync_outbox_row (entity_key, project, payload) AS SELECT NULL, NULL, NULL WHERE 0;
 
 -- view relsync_relation_coverage
 CREATE VIEW relsync_relation_coverage AS
-SELECT e.project, e.entity_key,
-  EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key) AS journaled,
-  EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = e.entity_key) AS from_cloud
-FROM relsync_relation_eligible AS e;
+SELECT s.project, s.entity_key, s.journal,
+  s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = s.entity_key) AS from_cloud
+FROM relsync_relation_state AS s;
 
 -- view relsync_relation_eligible
 CREATE VIEW relsync_relation_eligible AS
-SELECT r.id AS relation_id, r.sync_id AS entity_key, e.project, s.payload_project
+SELECT r.id AS relation_id, r.sync_id AS entity_key, e.project
 FROM memory_relations AS r
 CROSS JOIN (SELECT o.sync_id, CASE WHEN CAST(o.project AS TEXT) <> '' THEN CAST(o.project AS TEXT)
-  ELSE ifnull((SELECT CAST(p.project AS TEXT) FROM sessions AS p WHERE p.id = o.session_id), '') END AS payload_project
+  ELSE (SELECT CAST(p.project AS TEXT) FROM sessions AS p WHERE p.id = o.session_id) END AS project
   FROM observations AS o
   WHERE o.deleted_at IS NULL
     AND o.id = (SELECT min(d.id) FROM observations AS d WHERE d.sync_id = o.sync_id AND d.deleted_at IS NULL)) AS s
   ON s.sync_id = r.source_id
-JOIN sync_enrolled_projects AS e
-  ON e.project = replace(replace(replace(replace(replace(replace(replace(replace(
-     lower(trim(s.payload_project, ' ' || char(9, 10, 11, 12, 13))),
-     '--', '-'), '--', '-'), '--', '-'), '--', '-'), '__', '_'), '__', '_'), '__', '_'), '__', '_')
+JOIN sync_enrolled_projects AS e ON e.project = s.project
 WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
   AND CAST(r.marked_by_actor AS TEXT) <> '' AND CAST(r.marked_by_kind AS TEXT) <> ''
   AND CAST(r.sync_id AS TEXT) <> '' AND CAST(r.relation AS TEXT) <> ''
@@ -248,12 +245,25 @@ WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
 -- view relsync_relation_missing
 CREATE VIEW relsync_relation_missing AS
 SELECT project, entity_key, row_number() OVER (PARTITION BY project ORDER BY entity_key) AS n
-FROM relsync_relation_coverage WHERE NOT journaled AND NOT from_cloud;
+FROM relsync_relation_coverage WHERE journal IS NULL AND NOT from_cloud;
+
+-- view relsync_relation_state
+CREATE VIEW relsync_relation_state AS
+SELECT e.relation_id, e.entity_key, e.project,
+  (SELECT CASE WHEN json_valid(m.payload)
+      AND json_extract(m.payload, '$.updated_at') IS CAST(r.updated_at AS TEXT)
+      AND m.project IS e.project
+      AND json_extract(m.payload, '$.relation') IS CAST(r.relation AS TEXT)
+      AND json_extract(m.payload, '$.judgment_status') IS CAST(r.judgment_status AS TEXT)
+      AND json_extract(m.payload, '$.confidence') IS CASE WHEN typeof(r.confidence) IN ('real', 'integer')
+        AND abs(r.confidence) <= 1.7976931348623157e308 THEN CAST(r.confidence AS REAL) END
+    THEN 'current' ELSE 'stale' END
+   FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key ORDER BY m.seq DESC LIMIT 1) AS journal
+FROM relsync_relation_eligible AS e JOIN memory_relations AS r ON r.id = e.relation_id;
 
 -- view relsync_relation_unjournaled
 CREATE VIEW relsync_relation_unjournaled AS
-SELECT e.* FROM relsync_relation_eligible AS e
-WHERE NOT EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key);
+SELECT relation_id, entity_key, project FROM relsync_relation_state WHERE journal IS NOT 'current';
 
 -- view relsync_relation_write
 CREATE VIEW relsync_relation_write (relation_id, entity_key, updated_at) AS SELECT NULL, NULL, NULL WHERE 0;

@@ -146,7 +146,7 @@ func TestVerifyAndDemoJudge(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, "not installed") || !strings.Contains(stdout, "NOT OK") {
 		t.Fatalf("verify before install: exit %d\n%s", code, stdout)
 	}
-	for _, want := range []string{"alpha    5         2          3", "beta     3         0          3", "missing in beta: rel-"} {
+	for _, want := range []string{"alpha    5         2          0      3", "beta     3         0          0      3", "missing in beta: rel-"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("verify before install lacks %q:\n%s", want, stdout)
 		}

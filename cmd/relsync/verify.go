@@ -52,9 +52,9 @@ func printReport(out io.Writer, rep relsync.Report) {
 		fmt.Fprintln(out)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "project\teligible\tjournaled\tmissing\tfrom_cloud\tunacked")
+	fmt.Fprintln(tw, "project\teligible\tjournaled\tstale\tmissing\tfrom_cloud\tunacked")
 	for _, p := range rep.Projects {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.Project, p.Eligible, p.Journaled, p.Missing, p.FromCloud, p.Unacked)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Project, p.Eligible, p.Journaled, p.Stale, p.Missing, p.FromCloud, p.Unacked)
 	}
 	tw.Flush()
 	for _, p := range rep.Projects {

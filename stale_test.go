@@ -1,0 +1,110 @@
+package relsync
+
+import (
+	"testing"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// Engram's catch-up journals a relation only when it has no local row at all, so a relation that
+// changed while it was not eligible would keep an outdated last row once eligible again. relsync
+// journals it when its latest local row no longer carries its current state.
+
+// judgedEnrolled is an enrolled pair whose relation is judged (one row), relsync installed.
+func judgedEnrolled(w *world) (rel, a, b string) {
+	a, b = enrolledPair(w)
+	rel = w.pending(a, b)
+	w.judge(rel, verdict())
+	w.expectRows(rel, 1)
+	return rel, a, b
+}
+
+func rejudge(w *world, rel string) {
+	v := verdict()
+	v.Relation, v.Confidence, v.Reason = "supersedes", ptr(0.5), ptr("changed while not eligible")
+	w.judge(rel, v)
+}
+
+func TestStaleAfterUnenrollRejudgeReenroll(t *testing.T) {
+	eachVersion(t, func(t *testing.T, w *world) {
+		rel, _, _ := judgedEnrolled(w)
+		w.exec(`DELETE FROM sync_enrolled_projects WHERE project = 'alpha'`)
+		rejudge(w, rel)
+		w.expectCount(rel, 1) // not eligible: nothing journaled, by engram or relsync
+		w.enroll("alpha")
+		w.expectRows(rel, 2)
+		if rep := w.verify(); !rep.OK() || rep.Projects[0].Stale != 0 {
+			t.Errorf("Verify after the catch-up: %+v", rep)
+		}
+	})
+}
+
+func TestStaleAfterSoftDeleteRestore(t *testing.T) {
+	eachVersion(t, func(t *testing.T, w *world) {
+		rel, a, b := judgedEnrolled(w)
+		w.must(w.s.SoftDeleteObservation(w.ctx, b))
+		// JudgeBySemantic on the existing pair: v1.16.3 journals nothing itself; v1.17's and v3's
+		// gates ignore deleted_at and journal (their own row, which is current).
+		w.semantic(a, b, semVerdict("compatible"))
+		goRows := 0
+		if w.s.Version != engram.V1163 {
+			goRows = 1
+		}
+		w.expectCount(rel, 1+goRows)
+		w.exec(`UPDATE observations SET deleted_at = NULL WHERE sync_id = '` + b + `'`)
+		w.expectRows(rel, 2) // v1.16.3: relsync's catch-up row; v1.17, v3: Go's row, nothing added
+		if rep := w.verify(); !rep.OK() {
+			t.Errorf("Verify after the restore: %+v", rep)
+		}
+	})
+}
+
+// A rename moves a journaled relation to another enrolled project. A row already pushed stays and a
+// new one follows; a row still waiting gives way to the new one (relsync_journal_ai: same change,
+// other project), so the cloud gets one upsert carrying the new project.
+func TestStaleAfterRename(t *testing.T) {
+	for _, pushed := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pushed", false: "waiting"}[pushed], func(t *testing.T) {
+			eachVersion(t, func(t *testing.T, w *world) {
+				rel, _, _ := judgedEnrolled(w)
+				if pushed {
+					w.exec(`UPDATE sync_mutations SET acked_at = datetime('now') WHERE entity_key = '` + rel + `'`)
+				}
+				w.enroll("beta")
+				w.must(w.s.MigrateProject(w.ctx, "alpha", "beta"))
+				want := 1
+				if pushed {
+					want = 2
+				}
+				w.expectRows(rel, want)
+				if rows := w.rows(rel); rows[want-1].Project != "beta" {
+					t.Errorf("row after the rename has project %q, want beta", rows[want-1].Project)
+				}
+			})
+		})
+	}
+}
+
+// Verify and verify.sql count a relation whose latest row is outdated apart from a current one,
+// and Up's backfill journals it.
+func TestVerifyCountsStaleRows(t *testing.T) {
+	w := newWorld(t, engram.V117)
+	rel, _, _ := judgedEnrolled(w)
+	other := w.pending(w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha")))
+	w.judge(other, verdict())
+	w.exec(`UPDATE sync_mutations SET payload = json_set(payload, '$.relation', 'compatible')
+		WHERE seq = (SELECT max(seq) FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + rel + `')`)
+	rep := w.verify()
+	if p := rep.Projects[0]; p.Eligible != 2 || p.Journaled != 1 || p.Stale != 1 || p.Missing != 0 || rep.OK() {
+		t.Fatalf("Verify: %+v, want 2 eligible, 1 journaled, 1 stale, not OK", p)
+	}
+	r := verifyUnchanged(t, w)
+	expectSameAsVerify(t, w, r)
+	expectOutput(t, "verify.sql", r, 1, "1 relation(s) whose latest journal row is outdated")
+	w.must(Down(w.ctx, w.db()))
+	w.up()
+	w.expectRows(rel, 2)
+	if rep := w.verify(); !rep.OK() {
+		t.Errorf("Verify after Up: %+v", rep)
+	}
+}
