@@ -43,6 +43,9 @@ func openExisting(path string, queryOnly bool) (*sql.DB, error) {
 	return db, nil
 }
 
+// dbHandle is the database commands hand to relsync.
+type dbHandle = *sql.DB
+
 // uriPath percent-encodes every byte of path that is not safe as-is in an SQLite URI path.
 func uriPath(path string) string {
 	var b strings.Builder
