@@ -73,6 +73,7 @@ if [[ -z $relsync ]]; then
   tmp=$(mktemp -d)
   trap 'rm -rf -- "$tmp"' EXIT
   relsync=$tmp/relsync
+  echo "goose.sh: building cmd/relsync (the first run compiles its modules: up to a minute)" >&2
   go -C "$repo" build -o "$relsync" ./cmd/relsync || die "cannot build cmd/relsync"
 fi
 
@@ -87,6 +88,7 @@ if [[ -n ${RELSYNC_GOOSE:-} ]]; then
   goose=("$RELSYNC_GOOSE")
 else
   goose=(go run "-tags=$goose_tags" "$goose_module")
+  echo "goose.sh: running goose through go run (the first run builds goose v3.26.0: about a minute)" >&2
 fi
 # GOOSE_DRIVER/GOOSE_DBSTRING from the environment would shift the arguments below.
 run_goose() {
