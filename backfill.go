@@ -20,7 +20,7 @@ type Progress struct {
 	Total   int64         // relations the backfill had to pass when it started
 	Steps   int           // transactions so far
 	Elapsed time.Duration // since Backfill started
-	Longest time.Duration // the longest step (lock wait included)
+	Longest time.Duration // the longest step, from taking the write lock to committing
 	Final   bool          // the backfill is complete
 }
 
@@ -155,14 +155,13 @@ func Backfill(ctx context.Context, db *sql.DB, opts ...Option) error {
 	}
 	lastLog := start
 	for next.Valid {
-		t0 := time.Now()
-		if err := retryBusy(ctx, db, func() error {
-			_, err := db.ExecContext(ctx, `INSERT INTO relsync_backfill_range (size) VALUES (?)`, size)
+		var took time.Duration
+		if err := retryBusy(ctx, db, func() (err error) {
+			took, err = backfillStep(ctx, db, size)
 			return err
 		}); err != nil {
 			return fmt.Errorf("relsync: backfill step at relation %d: %w", next.Int64, err)
 		}
-		took := time.Since(t0)
 		prev := next
 		if next, err = backfillCursor(ctx, db); err != nil {
 			return err
@@ -213,6 +212,31 @@ func Backfill(ctx context.Context, db *sql.DB, opts ...Option) error {
 			"took", p.Elapsed.Round(time.Millisecond), "longest_step", p.Longest.Round(time.Millisecond))
 	}
 	return nil
+}
+
+// backfillStep runs one step in its own transaction on one connection of db's pool (given back
+// before the pause) and returns how long it held the write lock: from BEGIN IMMEDIATE, which
+// waits for the lock, to COMMIT. Sizing the steps and the pauses on that time, not on the wait,
+// keeps a busy moment of engram's from shrinking the steps.
+func backfillStep(ctx context.Context, db *sql.DB, size int64) (time.Duration, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if _, err := conn.ExecContext(ctx, `INSERT INTO relsync_backfill_range (size) VALUES (?)`, size); err != nil {
+		conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		return 0, err
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		return 0, err
+	}
+	return time.Since(start), nil
 }
 
 // nextStepSize scales the step so that it takes about target: at most double, at least a quarter
