@@ -6,7 +6,7 @@
 # Before goose opens the file it refuses a path that does not exist (goose would create an empty
 # database there), a file that is not an SQLite database and a database without engram's tables
 # (relsync's own precheck, through cmd/relsync). `status` and `version` write nothing: goose reads
-# the file read-only, and where relsync is not installed (goose would create its version table to
+# the file without writing (not even a checkpoint), and where relsync is not installed (goose would create its version table to
 # say so) cmd/relsync answers instead. The commands that migrate write a consistent backup beside
 # the database (VACUUM INTO) only when they are about to change something, and hold relsync's lock
 # file (<db>.relsync-lock, the one relsync.Up takes) while goose runs. `up` lets goose install the
@@ -106,8 +106,14 @@ if ((!migrates)); then
     "$relsync" status "$db"
     exit 0
   fi
-  # query_only: goose only reads here; a read-write connection removes the -wal and -shm it opened.
-  run_goose "$uri?mode=rw&_pragma=busy_timeout(5000)&_pragma=query_only(1)" "$@"
+  # goose only reads here. With a WAL beside the file (engram has it open, or a crash left it), a
+  # read-only connection: a read-write one that closes last would checkpoint the WAL into the file.
+  # Without one, a query-only connection, which removes the -wal and -shm it opened when it closes.
+  if [[ -e $db-wal ]]; then
+    run_goose "$uri?mode=ro&_pragma=busy_timeout(5000)" "$@"
+  else
+    run_goose "$uri?mode=rw&_pragma=busy_timeout(5000)&_pragma=query_only(1)" "$@"
+  fi
   exit 0
 fi
 

@@ -138,9 +138,9 @@ func (r *reporter) finish() {
 	}
 }
 
-// status prints where relsync stands, reading only: the connection is query-only, as check's.
+// status prints where relsync stands, reading only (openForReading).
 func status(ctx context.Context, path string, out io.Writer, _ flags) error {
-	db, err := openExisting(path, true)
+	db, err := openForReading(path)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func status(ctx context.Context, path string, out io.Writer, _ flags) error {
 // <version table exists: 1 or 0>",
 // and whether up would change anything (errNothing: exit 3 when not).
 func pending(ctx context.Context, path string, out io.Writer, _ flags) error {
-	db, err := openExisting(path, true)
+	db, err := openForReading(path)
 	if err != nil {
 		return err
 	}
