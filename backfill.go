@@ -69,8 +69,8 @@ func WithSlog(l *slog.Logger, interval time.Duration) Option {
 
 // WithStepTime sets how long one backfill transaction aims to hold SQLite's write lock (default
 // 50 ms, at most MaxStepTime): the number of relations per step follows it. After each step the
-// backfill leaves the lock free for as long as the step took, so that engram's writers, which
-// wait for it in short sleeps, get in.
+// backfill leaves the lock free for half as long as the step held it (at least 5 ms), so that
+// engram's writers, which wait for it in short sleeps, get in.
 func WithStepTime(d time.Duration) Option {
 	return func(o *options) { o.stepTime = min(max(d, time.Millisecond), MaxStepTime) }
 }
@@ -110,7 +110,7 @@ func BackfillPending(ctx context.Context, db *sql.DB) (bool, error) {
 // rule; relations relsync saw arrive from the cloud excepted), in relation order, then applies
 // the migrations left (the backfill's own, which finds nothing left). Each step is one short
 // transaction over a range of relation ids, sized so that it holds SQLite's write lock about 50 ms
-// (WithStepTime), followed by as long a pause: engram's writers, with their 5 s busy timeout, get
+// (WithStepTime), followed by a pause half as long: engram's writers, with their 5 s busy timeout, get
 // the lock between steps. The steps run on db's pool one at a time, so a host with
 // SetMaxOpenConns(1) keeps using its connection between them.
 //
@@ -192,11 +192,11 @@ func Backfill(ctx context.Context, db *sql.DB, opts ...Option) error {
 			size = nextStepSize(size, took, o.stepTime)
 		}
 		if next.Valid {
-			// Leave the lock free as long as the step held it: engram's writers poll for it.
+			// Leave the lock free half as long as the step held it: engram's writers poll for it.
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(max(took, 5*time.Millisecond)):
+			case <-time.After(max(took/2, 5*time.Millisecond)):
 			}
 		}
 	}

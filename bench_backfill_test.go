@@ -13,7 +13,7 @@ import (
 // contender on its own copy of the same file:
 //
 //	relsync  relsync.Up on the database (Install, then Backfill's steps of about 50 ms, each
-//	         followed by as long a pause: about half the speed of one statement, by design;
+//	         followed by a pause half as long: slower than one statement, by design;
 //	         BenchmarkBackfillBesideWriter has the one-statement figure beside it);
 //	go       engram v1.17's relation backfill (collect the keys, then read, encode and journal
 //	         each relation through Go's journal path), internal/engram's BackfillRelations;
