@@ -12,7 +12,9 @@ import (
 // BenchmarkBackfill journals the n eligible relations of a database that has none journaled, each
 // contender on its own copy of the same file:
 //
-//	relsync  relsync.Up on the database (the migration, its one-statement backfill included);
+//	relsync  relsync.Up on the database (Install, then Backfill's steps of about 50 ms, each
+//	         followed by a pause half as long: slower than one statement, by design;
+//	         BenchmarkBackfillBesideWriter has the one-statement figure beside it);
 //	go       engram v1.17's relation backfill (collect the keys, then read, encode and journal
 //	         each relation through Go's journal path), internal/engram's BackfillRelations;
 //	limit    the same journal rows, computed beforehand into a table, copied into sync_mutations

@@ -14,29 +14,43 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-// Up applies the migrations that are pending. It is meant to run at every open: when nothing is
-// pending it reads relsync's version table and compares relsync's objects with what it installed,
-// and returns without taking a write lock. Otherwise it checks the file (an SQLite database,
-// engram's tables, writable), takes relsync's lock beside the file so that concurrent processes
-// install once, and applies. If an object of relsync went missing or changed (engram rebuilt
-// memory_relations, say), it recreates it and journals the relations written meanwhile. It refuses
-// a database migrated by a newer relsync. It never closes db and never touches PRAGMA user_version.
-func Up(ctx context.Context, db *sql.DB) error {
+// Up installs or upgrades relsync and journals every relation that lacks its row: Install, then
+// Backfill, then the migrations that come after the backfill. It is the one-call default, safe at
+// every open: on a current database it reads relsync's version table and compares relsync's
+// objects with what it installed, and returns without taking a write lock. The backfill never
+// holds the write lock for long (see Backfill), but on a large database it takes a while; a host
+// that must open fast calls Install at open and Backfill afterwards. opts reach Backfill.
+func Up(ctx context.Context, db *sql.DB, opts ...Option) error {
+	if err := Install(ctx, db); err != nil {
+		return err
+	}
+	return Backfill(ctx, db, opts...)
+}
+
+// Install applies the pending migrations up to the backfill, in a few milliseconds at any
+// database size: the triggers are live when it returns, and the relations that lacked a row wait
+// for Backfill (BackfillPending says so). It checks the file first (an SQLite database, engram's
+// tables, writable) and takes relsync's lock beside the file so that concurrent processes install
+// once. If an object of relsync went missing or changed (engram rebuilt memory_relations, say), it
+// recreates it and restarts the backfill, which then journals the relations written meanwhile. It
+// refuses a database migrated by a newer relsync, never closes db and never touches PRAGMA
+// user_version.
+func Install(ctx context.Context, db *sql.DB) error {
 	st, err := readState(ctx, db)
 	if err != nil {
 		return err
 	}
-	if st.current() {
+	if st.installed() && !st.pendingBefore(st.backfillVersion()) {
 		if n, err := drifted(ctx, db); err != nil || n == 0 {
 			return err
 		}
 		return withInstallLock(ctx, db, func() error {
-			return retryBusy(ctx, db, func() error { return repair(ctx, db) })
+			return retryBusy(ctx, db, func() error { return repair(ctx, db, false) })
 		})
 	}
 	return withInstallLock(ctx, db, func() error {
 		st, err := readState(ctx, db) // another process may have finished meanwhile
-		if err != nil || st.current() {
+		if err != nil || (st.installed() && !st.pendingBefore(st.backfillVersion())) {
 			return err
 		}
 		if !st.installed() {
@@ -45,6 +59,32 @@ func Up(ctx context.Context, db *sql.DB) error {
 			err = checkWritable(ctx, db)
 		}
 		if err != nil {
+			return err
+		}
+		return retryBusy(ctx, db, func() error {
+			p, err := newProvider(db)
+			if err != nil {
+				return err
+			}
+			_, err = p.UpTo(ctx, st.backfillVersion()-1)
+			return wrapGoose(err)
+		})
+	})
+}
+
+// finish applies the migrations that are still pending once the backfill is done: the backfill's
+// own (which then finds nothing left to journal) and any after it.
+func finish(ctx context.Context, db *sql.DB) error {
+	st, err := readState(ctx, db)
+	if err != nil || st.current() {
+		return err
+	}
+	return withInstallLock(ctx, db, func() error {
+		st, err := readState(ctx, db)
+		if err != nil || st.current() {
+			return err
+		}
+		if err := checkWritable(ctx, db); err != nil {
 			return err
 		}
 		return retryBusy(ctx, db, func() error {

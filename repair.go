@@ -31,9 +31,10 @@ func drifted(ctx context.Context, q interface {
 }
 
 // repair recreates drifted objects in one transaction, in the order tables, views, triggers (a
-// trigger reads the views), then runs the migration's backfill section again for the relations that were
-// written while the triggers were gone.
-func repair(ctx context.Context, db *sql.DB) error {
+// trigger reads the views), and restarts the backfill, which then journals the relations that were
+// written while the triggers were gone (Backfill runs it). Without drift it does nothing, unless
+// always is set (Repair: a journal row may have gone without any object changing).
+func repair(ctx context.Context, db *sql.DB, always bool) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
@@ -48,7 +49,7 @@ func repair(ctx context.Context, db *sql.DB) error {
 			conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 		}
 	}()
-	if n, err := drifted(ctx, conn); err != nil || n == 0 {
+	if n, err := drifted(ctx, conn); err != nil || (n == 0 && !always) {
 		return err
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT o.name, o.type, o.sql, m.name IS NOT NULL
@@ -85,12 +86,12 @@ func repair(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("relsync: repair: recreate %s: %w", o.name, err)
 		}
 	}
-	backfill, err := section("backfill")
+	restart, err := section("backfill-restart")
 	if err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, backfill); err != nil {
-		return fmt.Errorf("relsync: repair: backfill: %w", err)
+	if _, err := conn.ExecContext(ctx, restart); err != nil {
+		return fmt.Errorf("relsync: repair: restart the backfill: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return err

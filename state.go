@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,7 @@ var ErrNewerDatabase = errors.New("relsync: the database was migrated by a newer
 type state struct {
 	known   []migration
 	applied map[int64]time.Time
+	table   bool // the version table exists
 }
 
 func (s state) installed() bool { return len(s.applied) > 0 }
@@ -29,6 +31,28 @@ func (s state) version() int64 {
 		v = max(v, ver)
 	}
 	return v
+}
+
+// backfillVersion is the migration that finishes the backfill (the one holding the backfill
+// section): Install applies the migrations before it, Backfill walks the backfill in short
+// transactions and then applies it.
+func (s state) backfillVersion() int64 {
+	for _, m := range s.known {
+		if strings.Contains(m.body, "\n"+sectionMark+"backfill\n") {
+			return m.version
+		}
+	}
+	return s.latest() + 1
+}
+
+// pendingBefore says that a migration older than version is not applied.
+func (s state) pendingBefore(version int64) bool {
+	for _, m := range s.known {
+		if _, ok := s.applied[m.version]; !ok && m.version < version {
+			return true
+		}
+	}
+	return false
 }
 
 // current says that every migration of this build is applied.
@@ -56,6 +80,7 @@ func readState(ctx context.Context, db *sql.DB) (state, error) {
 	if tables == 0 {
 		return st, nil
 	}
+	st.table = true
 	// goose appends a row per apply and per rollback; a version's last row says where it stands.
 	rows, err := db.QueryContext(ctx, `SELECT version_id, is_applied, tstamp FROM `+VersionTable+
 		` WHERE version_id > 0 ORDER BY id`)

@@ -166,10 +166,10 @@ func gooseScriptEnv(t *testing.T, env []string, args ...string) result {
 	return runTool(t, env, "", "bash", append([]string{"scripts/goose.sh"}, args...)...)
 }
 
-// verifySQL runs `sqlite3 <db> < scripts/verify.sql` in the real shell.
+// verifySQL runs the README's `sqlite3 -readonly <db> < scripts/verify.sql` in the real shell.
 func verifySQL(t *testing.T, db string) result {
 	t.Helper()
-	return runTool(t, nil, "scripts/verify.sql", needTool(t, "sqlite3"), db)
+	return runTool(t, nil, "scripts/verify.sql", needTool(t, "sqlite3"), "-readonly", db)
 }
 
 // expectOutput fails unless the result has the exit code and its output every wanted line part.

@@ -276,14 +276,35 @@ BEGIN
 END;
 -- +goose StatementEnd
 
--- One-time backfill: every eligible relation without a local row, in relation order, except those
--- that relsync saw arrive from the cloud (an upgrade from a pre-release, a repair). Go runs this
--- section by its name when it repairs drift.
+-- The backfill journals every eligible relation without a local row, in relation order, except
+-- those that relsync saw arrive from the cloud (an upgrade from a pre-release, a repair). It runs
+-- after the install, a range of relation ids per transaction, so that engram's other writers never
+-- wait long for the lock: INSERT INTO relsync_backfill_range (size) VALUES (n) journals the
+-- relations whose id is in [next_id, next_id + n) and moves next_id on, in one statement; a NULL
+-- size takes every id left. next_id is NULL when no backfill is pending: this install, and a
+-- repair (Go runs the restart section by its name), set it to 0. A step that a crash interrupts
+-- rolls back whole, and the next one finds the relations journaled since (no row twice).
+-- Migration 6 finishes the backfill for the goose CLI; Go's Backfill walks it in short steps first.
+CREATE TABLE relsync_backfill (id INTEGER PRIMARY KEY CHECK (id = 1), next_id INTEGER);
+
 -- +goose StatementBegin
--- relsync:backfill
-INSERT INTO relsync_outbox (relation_id, project)
-SELECT relation_id, project FROM relsync_relation_unjournaled
-WHERE entity_key NOT IN (SELECT entity_key FROM relsync_remote) ORDER BY relation_id;
+-- relsync:backfill-restart
+INSERT OR REPLACE INTO relsync_backfill (id, next_id) VALUES (1, 0);
+-- +goose StatementEnd
+
+CREATE VIEW relsync_backfill_range (size) AS SELECT NULL WHERE 0;
+
+-- +goose StatementBegin
+CREATE TRIGGER relsync_backfill_range_run INSTEAD OF INSERT ON relsync_backfill_range
+BEGIN
+  INSERT INTO relsync_outbox (relation_id, project)
+  SELECT relation_id, project FROM relsync_relation_unjournaled
+  WHERE relation_id >= (SELECT next_id FROM relsync_backfill)
+    AND relation_id < ifnull((SELECT next_id FROM relsync_backfill) + NEW.size, 9223372036854775807)
+    AND entity_key NOT IN (SELECT entity_key FROM relsync_remote) ORDER BY relation_id;
+  UPDATE relsync_backfill SET next_id = CASE WHEN NEW.size IS NULL
+    OR NOT EXISTS (SELECT 1 FROM memory_relations WHERE id >= next_id + NEW.size) THEN NULL ELSE next_id + NEW.size END;
+END;
 -- +goose StatementEnd
 
 -- A write to memory_relations that may change what the journal holds. Local writes stamp
@@ -481,6 +502,9 @@ INSERT INTO relsync_objects (name, type, sql) SELECT name, type, sql FROM relsyn
 
 -- +goose Down
 -- Removes every relsync object; journal rows and sync_state stay as they are (engram's data).
+DROP TRIGGER IF EXISTS relsync_backfill_range_run;
+DROP VIEW IF EXISTS relsync_backfill_range;
+DROP TABLE IF EXISTS relsync_backfill;
 DROP TRIGGER IF EXISTS relsync_order_ai;
 DROP TRIGGER IF EXISTS relsync_journal_ai;
 DROP TRIGGER IF EXISTS relsync_session_au;

@@ -26,7 +26,11 @@ indent() {
   return "$status"
 }
 
+echo "Building relsync's command (the first run downloads and compiles its Go modules: up to a minute)..."
+start=$SECONDS
 go -C "$repo" build -o "$relsync" ./cmd/relsync || fail "cannot build cmd/relsync"
+echo "  built in $((SECONDS - start)) s"
+echo
 
 echo "Engram v1.16.3 sends a relation to the cloud only if it wrote a journal row for it,"
 echo "and three of its paths never do (issue #496). relsync makes the database write them."
@@ -40,14 +44,16 @@ report=$("$relsync" verify "$db" 2>&1) || status=$?
 printf '%s\n' "$report" | sed 's/^/  /'
 [[ $status -eq 1 && $report == *"NOT OK"* ]] || fail "relsync verify should have found missing rows"
 
-step "3. Migrate from the terminal with the goose CLI (scripts/goose.sh engram.db up;"
-echo "   the first run builds goose v3.26.0, about a minute):"
+step "3. Migrate from the terminal with the goose CLI (scripts/goose.sh engram.db up): it backs the"
+echo "   file up, goose installs the triggers, then relsync journals the missing rows in short"
+echo "   transactions. The first run builds goose v3.26.0 with go run first (about a minute; Go says"
+echo "   what it downloads):"
 indent bash "$repo/scripts/goose.sh" "$db" up || fail "goose up"
 
 sqlite3=${RELSYNC_SQLITE3:-sqlite3}
 if command -v "$sqlite3" >/dev/null 2>&1; then
-  step "4. Check with the sqlite3 shell (sqlite3 engram.db < scripts/verify.sql):"
-  indent "$sqlite3" "$db" <"$repo/scripts/verify.sql" || fail "verify.sql found a problem"
+  step "4. Check with the sqlite3 shell (sqlite3 -readonly engram.db < scripts/verify.sql):"
+  indent "$sqlite3" -readonly "$db" <"$repo/scripts/verify.sql" || fail "verify.sql found a problem"
 else
   step "4. Check (no sqlite3 shell here, so the same views through Go: relsync verify):"
   indent "$relsync" verify "$db" || fail "verify found a problem"

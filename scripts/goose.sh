@@ -5,11 +5,16 @@
 #
 # Before goose opens the file it refuses a path that does not exist (goose would create an empty
 # database there), a file that is not an SQLite database and a database without engram's tables
-# (relsync's own precheck, through cmd/relsync); for the commands that migrate, it then writes a
-# consistent backup beside the database (VACUUM INTO) and holds relsync's lock file
-# (<db>.relsync-lock, the one relsync.Up takes) while goose runs. `down` rolls back the newest
-# migration, `down-to 0` (or `reset`) all of them: relsync's triggers, views and tables go, and the
-# journal rows it wrote stay (they are engram's data).
+# (relsync's own precheck, through cmd/relsync). `status` and `version` write nothing: goose reads
+# the file without writing (not even a checkpoint), and where relsync is not installed (goose would create its version table to
+# say so) cmd/relsync answers instead. The commands that migrate write a consistent backup beside
+# the database (VACUUM INTO) only when they are about to change something, and hold relsync's lock
+# file (<db>.relsync-lock, the one relsync.Up takes) while goose runs. `up` lets goose install the
+# triggers (a few milliseconds), then cmd/relsync journals the relations that lack their row in
+# short transactions with a progress display (engram may keep running), repairs relsync objects
+# that went missing, and applies the backfill's migration, which finds nothing left. `down` rolls
+# back the newest migration, `down-to 0` (or `reset`) all of them: relsync's triggers, views and
+# tables go, and the journal rows it wrote stay (they are engram's data).
 #
 # Environment: RELSYNC_GOOSE, a goose binary to run instead of `go run …@v3.26.0`; RELSYNC_CMD, a
 # binary of this checkout's cmd/relsync, to skip building it; RELSYNC_LOCK_WAIT, seconds to wait
@@ -68,39 +73,95 @@ if [[ -z $relsync ]]; then
   tmp=$(mktemp -d)
   trap 'rm -rf -- "$tmp"' EXIT
   relsync=$tmp/relsync
+  echo "goose.sh: building cmd/relsync (the first run compiles its modules: up to a minute)" >&2
   go -C "$repo" build -o "$relsync" ./cmd/relsync || die "cannot build cmd/relsync"
 fi
 
 "$relsync" check "$db" >/dev/null || die "refusing to run goose on $db"
 
-if ((migrates)); then
-  [[ -w $db ]] || die "$db is not writable"
-  if ((backup)); then
-    copy=$("$relsync" backup "$db") || die "backup failed; nothing was migrated (--no-backup skips it)"
-    echo "Backup of $db written to $copy"
-  fi
-fi
+# Where relsync stands: version, latest, the backfill's migration; exit 3 when up has nothing to do.
+up_to_date=0
+plan=$("$relsync" pending "$db") || { (($? == 3)) && up_to_date=1; } || die "cannot read relsync's state in $db"
+read -r current latest backfill_version version_table <<<"$plan"
 
-dsn="file:$(uri_path "$db")?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 if [[ -n ${RELSYNC_GOOSE:-} ]]; then
   goose=("$RELSYNC_GOOSE")
 else
   goose=(go run "-tags=$goose_tags" "$goose_module")
+  echo "goose.sh: running goose through go run (the first run builds goose v3.26.0: about a minute)" >&2
 fi
-goose+=(-env=none -dir "$repo/migrations" -table relsync_db_version sqlite3 "$dsn" "$@")
-# GOOSE_DRIVER/GOOSE_DBSTRING from the environment would shift the arguments above.
-run=(env -u GOOSE_DRIVER -u GOOSE_DBSTRING -u GOOSE_MIGRATION_DIR -u GOOSE_TABLE "${goose[@]}")
+# GOOSE_DRIVER/GOOSE_DBSTRING from the environment would shift the arguments below.
+run_goose() {
+  local dsn=$1
+  shift
+  env -u GOOSE_DRIVER -u GOOSE_DBSTRING -u GOOSE_MIGRATION_DIR -u GOOSE_TABLE \
+    "${goose[@]}" -env=none -dir "$repo/migrations" -table relsync_db_version sqlite3 "$dsn" "$@"
+}
+uri="file:$(uri_path "$db")"
+rw_dsn="$uri?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 
-if ((migrates)) && command -v flock >/dev/null 2>&1; then
-  # relsync.Up in engram's processes takes the same lock: goose has no SQLite locker of its own.
-  status=0
-  flock -w "${RELSYNC_LOCK_WAIT:-60}" -E 75 "$db.relsync-lock" "${run[@]}" || status=$?
-  ((status != 75)) || die "another process holds $db.relsync-lock (a relsync install is running); try again"
-  ((status == 0)) || exit "$status"
-else
-  ((!migrates)) || echo "goose.sh: flock(1) not found: running without relsync's lock" >&2
-  "${run[@]}"
+if ((!migrates)); then
+  if ((!version_table)); then
+    # goose would create its version table (a write) just to report that nothing is applied.
+    "$relsync" status "$db"
+    exit 0
+  fi
+  # goose only reads here. With a WAL beside the file (engram has it open, or a crash left it), a
+  # read-only connection: a read-write one that closes last would checkpoint the WAL into the file.
+  # Without one, a query-only connection, which removes the -wal and -shm it opened when it closes.
+  if [[ -e $db-wal ]]; then
+    run_goose "$uri?mode=ro&_pragma=busy_timeout(5000)" "$@"
+  else
+    run_goose "$uri?mode=rw&_pragma=busy_timeout(5000)&_pragma=query_only(1)" "$@"
+  fi
+  exit 0
 fi
+
+[[ -w $db ]] || die "$db is not writable"
+case $1 in
+  up) changes=$((!up_to_date)) ;;
+  up-by-one | up-to) changes=$((current < latest)) ;;
+  *) changes=$((current > 0)) ;;
+esac
+if ((!changes)); then
+  if [[ $1 == up ]]; then
+    "$relsync" up --no-backup "$db"
+  else
+    echo "goose.sh: nothing to change in $db (relsync at version $current of $latest); no backup written"
+  fi
+  exit 0
+fi
+if ((backup)); then
+  copy=$("$relsync" backup "$db") || die "backup failed; nothing was migrated (--no-backup skips it)"
+  echo "Backup of $db written to $copy"
+fi
+
+locked() {
+  if command -v flock >/dev/null 2>&1; then
+    # relsync.Up in engram's processes takes the same lock: goose has no SQLite locker of its own.
+    local fd status=0
+    exec {fd}>>"$db.relsync-lock"
+    flock -w "${RELSYNC_LOCK_WAIT:-60}" "$fd" ||
+      die "another process holds $db.relsync-lock (a relsync install is running); try again"
+    "$@" || status=$?
+    exec {fd}>&-
+    return "$status"
+  fi
+  echo "goose.sh: flock(1) not found: running without relsync's lock" >&2
+  "$@"
+}
+
+if [[ $1 == up ]]; then
+  # goose installs or upgrades the triggers, short of the backfill's migration; cmd/relsync then
+  # journals what is missing in short transactions and applies the rest through the same files.
+  if ((current < backfill_version - 1)); then
+    locked run_goose "$rw_dsn" up-to $((backfill_version - 1))
+  fi
+  "$relsync" up --no-backup "$db"
+  exit 0
+fi
+
+locked run_goose "$rw_dsn" "$@"
 
 case $1 in
   down | down-to | redo | reset) echo "relsync's journal rows stay in sync_mutations: they are engram's data." ;;

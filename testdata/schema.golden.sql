@@ -1,3 +1,6 @@
+-- table relsync_backfill
+CREATE TABLE relsync_backfill (id INTEGER PRIMARY KEY CHECK (id = 1), next_id INTEGER);
+
 -- table relsync_db_version
 CREATE TABLE relsync_db_version (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -18,6 +21,18 @@ CREATE TABLE relsync_reorder (
   entity_key  TEXT NOT NULL,
   PRIMARY KEY (observation, entity_key)
 ) WITHOUT ROWID;
+
+-- trigger relsync_backfill_range_run
+CREATE TRIGGER relsync_backfill_range_run INSTEAD OF INSERT ON relsync_backfill_range
+BEGIN
+  INSERT INTO relsync_outbox (relation_id, project)
+  SELECT relation_id, project FROM relsync_relation_unjournaled
+  WHERE relation_id >= (SELECT next_id FROM relsync_backfill)
+    AND relation_id < ifnull((SELECT next_id FROM relsync_backfill) + NEW.size, 9223372036854775807)
+    AND entity_key NOT IN (SELECT entity_key FROM relsync_remote) ORDER BY relation_id;
+  UPDATE relsync_backfill SET next_id = CASE WHEN NEW.size IS NULL
+    OR NOT EXISTS (SELECT 1 FROM memory_relations WHERE id >= next_id + NEW.size) THEN NULL ELSE next_id + NEW.size END;
+END;
 
 -- trigger relsync_enrolled_ai
 CREATE TRIGGER relsync_enrolled_ai AFTER INSERT ON sync_enrolled_projects
@@ -184,6 +199,9 @@ BEGIN
                           WHERE o.session_id = NEW.id)
     ORDER BY relation_id;
 END;
+
+-- view relsync_backfill_range
+CREATE VIEW relsync_backfill_range (size) AS SELECT NULL WHERE 0;
 
 -- view relsync_coverage
 CREATE VIEW relsync_coverage AS

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -17,13 +18,22 @@ func backup(ctx context.Context, path string, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	dest := backupName(path, time.Now())
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
-		os.Remove(dest) // the name was free: whatever is there is this failed attempt's
-		return fmt.Errorf("%s: backup to %s: %w", path, dest, err)
+	dest, err := writeBackup(ctx, db, path)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(out, dest)
 	return nil
+}
+
+// writeBackup writes the copy and returns its path.
+func writeBackup(ctx context.Context, db *sql.DB, path string) (string, error) {
+	dest := backupName(path, time.Now())
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
+		os.Remove(dest) // the name was free: whatever is there is this failed attempt's
+		return "", fmt.Errorf("%s: backup to %s: %w", path, dest, err)
+	}
+	return dest, nil
 }
 
 // backupName is path.relsync-backup-<UTC time>, with -2, -3... when that name is taken.

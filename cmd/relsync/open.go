@@ -43,6 +43,29 @@ func openExisting(path string, queryOnly bool) (*sql.DB, error) {
 	return db, nil
 }
 
+// openForReading opens path so that nothing reaches the file: read-only when a WAL lies beside it
+// (engram has it open, or a crash left it: a read-write connection that closes last would
+// checkpoint it into the file), else query-only read-write, which removes the -wal and -shm it
+// opened when it closes (a read-only one would leave them).
+func openForReading(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		return openExisting(path, true)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", "file:"+uriPath(abs)+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// dbHandle is the database commands hand to relsync.
+type dbHandle = *sql.DB
+
 // uriPath percent-encodes every byte of path that is not safe as-is in an SQLite URI path.
 func uriPath(path string) string {
 	var b strings.Builder

@@ -22,14 +22,14 @@ func verify(ctx context.Context, path string, out io.Writer) error {
 	if err != nil {
 		return explain(path, err)
 	}
-	printReport(out, rep)
+	printReport(out, rep, path)
 	if !rep.OK() {
 		return errFailed
 	}
 	return nil
 }
 
-func printReport(out io.Writer, rep relsync.Report) {
+func printReport(out io.Writer, rep relsync.Report, path string) {
 	switch {
 	case rep.Version == 0:
 		fmt.Fprintf(out, "relsync: not installed (this build installs version %d); counts are what it would backfill\n", rep.Latest)
@@ -70,7 +70,40 @@ func printReport(out io.Writer, rep relsync.Report) {
 	}
 	if rep.OK() {
 		fmt.Fprintln(out, "OK: every relation that belongs in the journal has its row")
-	} else {
-		fmt.Fprintln(out, "NOT OK")
+		return
 	}
+	// The last line says what is wrong and which command fixes it.
+	var problems []string
+	fix := "relsync repair " + path
+	switch {
+	case rep.Version == 0:
+		problems, fix = append(problems, "relsync is not installed"), "relsync up "+path
+	case rep.Version == rep.Latest-1:
+		problems, fix = append(problems, "the backfill has not finished"), "relsync up "+path
+	case !rep.Installed():
+		problems = append(problems, fmt.Sprintf("relsync is at version %d, this build has %d", rep.Version, rep.Latest))
+		fix = "relsync up " + path
+	}
+	bad, missing := 0, 0
+	for _, o := range rep.Objects {
+		if o.State != "ok" {
+			bad++
+		}
+	}
+	for _, p := range rep.Projects {
+		missing += p.Missing
+	}
+	if bad > 0 {
+		problems = append(problems, fmt.Sprintf("%d relsync object(s) missing, changed or unexpected", bad))
+	}
+	if missing > 0 {
+		problems = append(problems, fmt.Sprintf("%d relation(s) without their journal row", missing))
+	}
+	if len(rep.UnjournaledColumns) > 0 {
+		problems = append(problems, fmt.Sprintf("%d memory_relations column(s) the payload does not carry", len(rep.UnjournaledColumns)))
+		if len(problems) == 1 {
+			fix = "none in this relsync: a newer release must carry those columns"
+		}
+	}
+	fmt.Fprintf(out, "NOT OK: %s. Fix: %s\n", strings.Join(problems, "; "), fix)
 }

@@ -1,0 +1,84 @@
+package relsync
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// lastLine is the last non-empty line of the shell's stdout.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// expectVerdict checks verify.sql's output shape: the verdict is the last line on stdout, and on
+// NOT OK the shell adds one line on stderr, the error that makes it exit 1, and nothing else.
+func expectVerdict(t *testing.T, r result, code int, prefix string, fix string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("verify.sql: exit %d, want %d\n%v", r.code, code, r)
+	}
+	last := lastLine(r.stdout)
+	if !strings.HasPrefix(last, prefix) || !strings.Contains(last, fix) {
+		t.Errorf("verify.sql's last line %q, want %q ... %q", last, prefix, fix)
+	}
+	stderr := strings.TrimSpace(r.stderr)
+	switch {
+	case code == 0 && stderr != "":
+		t.Errorf("verify.sql wrote to stderr on OK: %q", stderr)
+	case code != 0 && (strings.Count(stderr, "\n") > 0 || !strings.Contains(stderr, "verify.sql: exit 1") ||
+		strings.Contains(stderr, "JSON")):
+		t.Errorf("verify.sql's stderr on NOT OK: %q, want one line naming its exit", stderr)
+	}
+}
+
+func TestVerifySQLVerdictShape(t *testing.T) {
+	t.Run("not installed", func(t *testing.T) {
+		m := buildMixed(t)
+		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: relsync is not installed", "Fix: go run ./cmd/relsync up <db>")
+	})
+	t.Run("healthy", func(t *testing.T) {
+		m := buildMixed(t)
+		m.w.up()
+		expectVerdict(t, verifyUnchanged(t, m.w), 0, "OK: ", "")
+	})
+	t.Run("missing row", func(t *testing.T) {
+		m := buildMixed(t)
+		m.w.up()
+		m.w.exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + m.missing[0] + `'`)
+		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: 1 relation(s) without their journal row",
+			"Fix: go run ./cmd/relsync repair <db>")
+	})
+	t.Run("dropped trigger", func(t *testing.T) {
+		m := buildMixed(t)
+		m.w.up()
+		m.w.exec(`DROP TRIGGER relsync_relation_au`)
+		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: 1 relsync object(s) missing",
+			"Fix: go run ./cmd/relsync repair <db>")
+	})
+	t.Run("backfill pending", func(t *testing.T) {
+		m := buildMixed(t)
+		m.w.must(Install(m.w.ctx, m.w.db()))
+		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: the backfill has not finished",
+			"Fix: go run ./cmd/relsync up <db>")
+	})
+	t.Run("behind", func(t *testing.T) {
+		m := buildMixed(t)
+		installPrerelease(t, m.w.db(), 4)
+		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: relsync is at version 4", "Fix: go run ./cmd/relsync up <db>")
+	})
+}
+
+// The README's command opens the file read-only: a mistyped path is an error and creates nothing.
+func TestVerifySQLWrongPathCreatesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "engarm.db")
+	r := verifySQL(t, path)
+	if r.code == 0 || !strings.Contains(r.stderr, "unable to open database") {
+		t.Errorf("verify.sql on a missing file: %v", r)
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("verify.sql created %s (%v)", path, err)
+	}
+}
