@@ -2,6 +2,7 @@ package relsync
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -51,6 +52,10 @@ func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
 //	engram-open/without-relsync  engram's open of the same data after relsync.Down: what
 //	                 relsync's objects cost an open that never calls Up (SQLite parses the whole
 //	                 schema at a connection's first statement).
+//	engram-v3-open, engram-v3-open/without-relsync  the same pair as engram v3 opens the file:
+//	                 its migrate() pass at every open (an UPDATE of observations' sync_id and of
+//	                 the journal's dispositions, which compile relsync's triggers), on copies that
+//	                 v3 has opened once already.
 //
 // Each reports the median of its iterations (med-ns/op) beside Go's mean.
 func BenchmarkOpen(b *testing.B) {
@@ -89,6 +94,31 @@ func BenchmarkOpen(b *testing.B) {
 	b.Run("engram-open", func(b *testing.B) { benchMedian(b, openClose(with, false)) })
 	b.Run("engram-open+up", func(b *testing.B) { benchMedian(b, openClose(with, true)) })
 	b.Run("engram-open/without-relsync", func(b *testing.B) { benchMedian(b, openClose(without, false)) })
+
+	v3Copy := func(src, name string) string {
+		dst := filepath.Join(dir, name)
+		benchCopyFile(b, src, dst)
+		db, err := engram.OpenVersion(dst, engram.V3) // the first v3 open adds v3's columns
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchCloseCheckpointed(b, db)
+		return dst
+	}
+	withV3, withoutV3 := v3Copy(with, "with-v3.db"), v3Copy(without, "without-v3.db")
+	openCloseV3 := func(path string) func() {
+		return func() {
+			db, err := engram.OpenVersion(path, engram.V3)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("engram-v3-open", func(b *testing.B) { benchMedian(b, openCloseV3(withV3)) })
+	b.Run("engram-v3-open/without-relsync", func(b *testing.B) { benchMedian(b, openCloseV3(withoutV3)) })
 }
 
 // benchMedian runs fn b.N times, timing each call, and reports their median.

@@ -30,12 +30,16 @@ type ObjectState struct{ Name, Type, State string }
 type ProjectCoverage struct {
 	Project   string
 	Eligible  int
-	Journaled int      // their latest local relation row carries them as they are now
-	Stale     int      // their latest local relation row is outdated (they changed while ineligible, or moved)
-	Missing   int      // have none, and did not come from the cloud
-	FromCloud int      // have none, but arrived from the cloud after relsync was installed
-	Unacked   int      // local relation rows not yet pushed
-	Sample    []string // up to MissingSampleSize missing sync_ids, sorted
+	Journaled int // their latest local relation row carries them as they are now
+	Stale     int // their latest local relation row is outdated (they changed while ineligible, or moved)
+	Missing   int // have none, and did not come from the cloud
+	FromCloud int // have none, but arrived from the cloud after relsync was installed
+	Unacked   int // local relation rows not yet pushed that engram will push
+	// Held are local relation rows not yet pushed that engram v3 holds back (disposition other
+	// than 'pending': it quarantined them). Engram counts them as present, and so does relsync:
+	// their relation is not journaled again until it changes. Zero before engram v3.
+	Held   int
+	Sample []string // up to MissingSampleSize missing sync_ids, sorted
 }
 
 // Installed says that the database has relsync at this build's version.
@@ -141,7 +145,44 @@ func coverage(ctx context.Context, conn *sql.Conn) ([]ProjectCoverage, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if err := heldRows(ctx, conn, out, index); err != nil {
+		return nil, err
+	}
 	return out, missingSamples(ctx, conn, out, index)
+}
+
+// heldQuery counts, per project, the unpushed local relation rows that engram v3's pusher skips.
+// It lives here, not in a migration's view, because it names a column that only engram v3 adds
+// (after relsync may be installed): it runs only where the column exists.
+const heldQuery = `SELECT project, count(*) FROM sync_mutations
+	WHERE target_key = 'cloud' AND entity = 'relation' AND source = 'local' AND acked_at IS NULL
+	  AND disposition IS NOT 'pending'
+	GROUP BY project`
+
+// heldRows moves the rows engram v3 will not push from Unacked to Held.
+func heldRows(ctx context.Context, conn *sql.Conn, out []ProjectCoverage, index map[string]int) error {
+	var v3 bool
+	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pragma_table_info('sync_mutations')
+		WHERE name = 'disposition')`).Scan(&v3); err != nil || !v3 {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, heldQuery)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var project string
+		var n int
+		if err := rows.Scan(&project, &n); err != nil {
+			return err
+		}
+		if i, ok := index[project]; ok {
+			out[i].Held = n
+			out[i].Unacked -= n
+		}
+	}
+	return rows.Err()
 }
 
 // missingSamples fills each project's Sample. Listing them is a second pass over every relation,

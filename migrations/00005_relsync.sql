@@ -358,7 +358,9 @@ END;
 
 -- Relations that become eligible without a write to them get their row then (engram v1.17's
 -- rule): when their project is enrolled, and when a rename, merge or restore moves or revives
--- their observations or sessions.
+-- their observations or sessions. Not on an observation's sync_id: engram only fills a missing
+-- one with a new random id (engram v3 does so in every open's migrate pass), which no relation
+-- can name yet, and listing it would compile this program into that statement at every open.
 -- +goose StatementBegin
 CREATE TRIGGER relsync_enrolled_ai AFTER INSERT ON sync_enrolled_projects
 BEGIN
@@ -369,7 +371,7 @@ END;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE TRIGGER relsync_observation_au AFTER UPDATE OF project, deleted_at, sync_id, session_id ON observations
+CREATE TRIGGER relsync_observation_au AFTER UPDATE OF project, deleted_at, session_id ON observations
 BEGIN
   INSERT INTO relsync_outbox (relation_id, project)
     SELECT relation_id, project FROM relsync_relation_unjournaled

@@ -55,7 +55,7 @@ BEGIN
 END;
 
 -- trigger relsync_observation_au
-CREATE TRIGGER relsync_observation_au AFTER UPDATE OF project, deleted_at, sync_id, session_id ON observations
+CREATE TRIGGER relsync_observation_au AFTER UPDATE OF project, deleted_at, session_id ON observations
 BEGIN
   INSERT INTO relsync_outbox (relation_id, project)
     SELECT relation_id, project FROM relsync_relation_unjournaled

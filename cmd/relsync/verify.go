@@ -61,6 +61,9 @@ func printReport(out io.Writer, rep relsync.Report, path string) {
 		if len(p.Sample) > 0 {
 			fmt.Fprintf(out, "missing in %s: %s\n", p.Project, strings.Join(p.Sample, " "))
 		}
+		if p.Held > 0 {
+			fmt.Fprintf(out, "held in %s: %d unpushed relation row(s) engram quarantined (not in unacked)\n", p.Project, p.Held)
+		}
 	}
 	if len(rep.UnjournaledColumns) > 0 {
 		fmt.Fprintf(out, "memory_relations columns the payload does not carry: %s\n", strings.Join(rep.UnjournaledColumns, ", "))
