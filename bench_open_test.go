@@ -52,7 +52,7 @@ func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
 //	engram-open/without-relsync  engram's open of the same data after relsync.Down: what
 //	                 relsync's objects cost an open that never calls Up (SQLite parses the whole
 //	                 schema at a connection's first statement).
-//	engram-v3-open, engram-v3-open/without-relsync  the same pair as engram v3 opens the file:
+//	engram-v3-open, -open+up, -open/without-relsync  the same as engram v3 opens the file:
 //	                 its migrate() pass at every open (an UPDATE of observations' sync_id and of
 //	                 the journal's dispositions, which compile relsync's triggers), on copies that
 //	                 v3 has opened once already.
@@ -106,19 +106,25 @@ func BenchmarkOpen(b *testing.B) {
 		return dst
 	}
 	withV3, withoutV3 := v3Copy(with, "with-v3.db"), v3Copy(without, "without-v3.db")
-	openCloseV3 := func(path string) func() {
+	openCloseV3 := func(path string, up bool) func() {
 		return func() {
 			db, err := engram.OpenVersion(path, engram.V3)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if up {
+				if err := Up(ctx, db); err != nil {
+					b.Fatal(err)
+				}
 			}
 			if err := db.Close(); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	b.Run("engram-v3-open", func(b *testing.B) { benchMedian(b, openCloseV3(withV3)) })
-	b.Run("engram-v3-open/without-relsync", func(b *testing.B) { benchMedian(b, openCloseV3(withoutV3)) })
+	b.Run("engram-v3-open", func(b *testing.B) { benchMedian(b, openCloseV3(withV3, false)) })
+	b.Run("engram-v3-open+up", func(b *testing.B) { benchMedian(b, openCloseV3(withV3, true)) })
+	b.Run("engram-v3-open/without-relsync", func(b *testing.B) { benchMedian(b, openCloseV3(withoutV3, false)) })
 }
 
 // benchMedian runs fn b.N times, timing each call, and reports their median.
