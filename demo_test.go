@@ -28,7 +28,7 @@ func TestDemo(t *testing.T) {
 	run := func(t *testing.T, shell string) string {
 		r := runTool(t, append(env, "TMPDIR="+t.TempDir(), "RELSYNC_SQLITE3="+shell), "", "bash", "scripts/demo.sh")
 		expectOutput(t, "scripts/demo.sh", r, 0,
-			"1. An engram database as v1.16.3 leaves it",
+			"1. An engram v1.16.3 database (", "written by relsync's replica of engram v1.16.3",
 			"3 judged by JudgeBySemantic (path A) -> no journal row",
 			"then beta was enrolled (path B)      -> no journal row",
 			"relsync: not installed", "alpha    5         2          0      3", "beta     3         0          0      3", "NOT OK",

@@ -35,7 +35,8 @@ echo
 echo "Engram v1.16.3 sends a relation to the cloud only if it wrote a journal row for it,"
 echo "and three of its paths never do (issue #496). relsync makes the database write them."
 
-step "1. An engram database as v1.16.3 leaves it ($db):"
+step "1. An engram v1.16.3 database ($db), written by relsync's replica of engram v1.16.3"
+echo "   (internal/engram: its exact schema and its own write statements), not by engram's binary:"
 indent "$relsync" demo-db "$db" || fail "building the demo database"
 
 step "2. What the cloud will never get (relsync verify: the Go API):"

@@ -9,8 +9,9 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// demoDB writes a new engram database as engram v1.16.3 leaves it: relations its Go code journaled
-// next to the ones it forgot (issue #496), and some that never belong in the cloud.
+// demoDB writes a new engram v1.16.3 database through internal/engram, relsync's replica of that
+// version's schema and write statements: relations its Go code journaled next to the ones it forgot
+// (issue #496), and some that never belong in the cloud.
 func demoDB(ctx context.Context, path string, out io.Writer) error {
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
 		return fmt.Errorf("%s exists: demo-db writes a new file", path)

@@ -30,7 +30,7 @@ const usage = `usage: relsync COMMAND [--no-backup] <db>
                     table exists>"; exit 0 when up would change something, 3 when up to date
   backup <db>       VACUUM INTO a timestamped copy beside <db>; prints the copy's path
   verify <db>       relsync.Verify, readably; exit 1 if relsync is missing, changed or behind
-  demo-db <path>    a new engram database at <path> as engram v1.16.3 leaves it (issue #496)
+  demo-db <path>    a new engram v1.16.3 database at <path>, written by relsync's replica of it (issue #496)
   demo-judge <db>   engram v1.16.3 judges a new relation (JudgeBySemantic); prints its journal rows
 `
 
