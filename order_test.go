@@ -1,6 +1,7 @@
 package relsync
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/relsync/relsync/internal/engram"
@@ -45,6 +46,13 @@ func TestEnrollmentOrdersRelationAfterItsObservations(t *testing.T) {
 		}
 		if n := w.count(`SELECT count(*) FROM relsync_reorder`); n != 0 {
 			t.Errorf("%d relations still wait for an observation", n)
+		}
+		// Moving a row keeps the journal's seqs increasing: even once the moved row is gone (pushed
+		// and pruned), the next row engram writes gets a seq above it, as AUTOINCREMENT promises.
+		w.exec(`DELETE FROM sync_mutations WHERE seq >= ` + fmt.Sprint(relSeq))
+		next := w.obs("s1", ptr("omega"))
+		if got := w.seqOf("observation", next); got <= relSeq {
+			t.Errorf("engram's next row got seq %d, not above the moved row's %d", got, relSeq)
 		}
 	})
 }

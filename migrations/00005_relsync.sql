@@ -62,7 +62,6 @@ DROP TRIGGER IF EXISTS relsync_enrolled_ai;
 DROP TRIGGER IF EXISTS relsync_relation_au;
 DROP TRIGGER IF EXISTS relsync_relation_ai;
 DROP TRIGGER IF EXISTS relsync_journal_ai;
-DROP TRIGGER IF EXISTS relsync_order_ai;
 DROP TRIGGER IF EXISTS relsync_order_move_ai;
 DROP TRIGGER IF EXISTS relsync_order_wait_ai;
 DROP VIEW IF EXISTS relsync_journal_orphans;
@@ -88,7 +87,7 @@ CREATE TABLE IF NOT EXISTS relsync_remote (entity_key TEXT PRIMARY KEY) WITHOUT 
 -- +goose StatementEnd
 
 -- Relation rows relsync wrote before one of their observations had its own journal row: when
--- engram writes that row, the relation row moves behind it (relsync_journal_ai).
+-- engram writes that row, the relation row moves behind it (relsync_order_ai).
 CREATE TABLE IF NOT EXISTS relsync_reorder (
   observation TEXT NOT NULL,
   entity_key  TEXT NOT NULL,
@@ -393,35 +392,40 @@ BEGIN
 END;
 -- +goose StatementEnd
 
--- Engram's own journal inserts, in one trigger so that each of them compiles one small program:
---  * Doubles. When engram journals a change that relsync already journaled in the same transaction
---    (JudgeRelation when enrolled; JudgeBySemantic from v1.17 on), relsync's unacked row gives way,
---    so each change keeps one row and engram keeps the row whose seq it read back. Payloads are
---    compared without `project` (v1.16.3 computes it otherwise) and with the confidence compared
---    as a number (for some doubles that need 17 digits SQLite's printf and Go pick other last digits).
---  * Order. A receiver parks a relation whose observations it has not seen yet, so engram v1.17
---    journals relations after their observations. When engram writes the row of an observation
---    that a waiting relation row names, that row, still unpushed, moves behind it: its seq becomes
---    seq + NEW.seq, past the new row (the largest seq at this moment, so no other row is there),
---    in the moved rows' own order. Moving the row, rather than copying it, writes no journal row.
--- The conditions on NEW sit in each statement's WHERE, where SQLite tests them before any lookup.
+-- When engram journals a change that relsync already journaled in the same transaction
+-- (JudgeRelation when enrolled; v1.17's JudgeBySemantic), relsync's unacked row gives way, so each
+-- change keeps one row and engram keeps the row whose seq it read back. Payloads are compared
+-- without `project` (v1.16.3 computes it otherwise) and with the confidence compared as a number
+-- (for some doubles that need 17 digits SQLite's printf and Go pick other last digits).
 -- +goose StatementBegin
 CREATE TRIGGER relsync_journal_ai AFTER INSERT ON sync_mutations
-WHEN NEW.target_key = 'cloud' AND NEW.source = 'local'
-  AND (NEW.entity = 'relation' OR EXISTS (SELECT 1 FROM relsync_reorder WHERE observation = NEW.entity_key))
+WHEN NEW.entity = 'relation' AND NEW.target_key = 'cloud' AND NEW.source = 'local'
+  AND EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key AND seq < NEW.seq AND acked_at IS NULL)
 BEGIN
   DELETE FROM sync_mutations
-  WHERE NEW.entity = 'relation'
-    AND seq = (SELECT max(p.seq) FROM relsync_local_row AS p WHERE p.entity_key = NEW.entity_key AND p.seq < NEW.seq)
+  WHERE seq = (SELECT max(p.seq) FROM relsync_local_row AS p WHERE p.entity_key = NEW.entity_key AND p.seq < NEW.seq)
     AND acked_at IS NULL AND json_valid(payload) AND json_valid(NEW.payload)
     AND json_remove(payload, '$.project', '$.confidence') = json_remove(NEW.payload, '$.project', '$.confidence')
     AND json_extract(payload, '$.confidence') IS json_extract(NEW.payload, '$.confidence');
-  UPDATE sync_mutations SET seq = seq + NEW.seq
-  WHERE NEW.entity = 'observation' AND seq IN (SELECT (SELECT max(p.seq) FROM relsync_local_row AS p
-                                                       WHERE p.entity_key = w.entity_key)
-                                               FROM relsync_reorder AS w WHERE w.observation = NEW.entity_key)
-    AND acked_at IS NULL AND +seq < NEW.seq;
-  DELETE FROM relsync_reorder WHERE NEW.entity = 'observation' AND observation = NEW.entity_key;
+END;
+-- +goose StatementEnd
+
+-- A receiver parks a relation whose observations it has not seen yet, so engram v1.17 journals
+-- relations after their observations. When engram writes the row of an observation that a
+-- waiting relation row names, the relation row, still unpushed, is copied behind it
+-- (relsync_journal_ai then drops the original as a double).
+-- +goose StatementBegin
+CREATE TRIGGER relsync_order_ai AFTER INSERT ON sync_mutations
+WHEN NEW.entity = 'observation' AND NEW.target_key = 'cloud' AND NEW.source = 'local'
+  AND EXISTS (SELECT 1 FROM relsync_reorder WHERE observation = NEW.entity_key)
+BEGIN
+  INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
+    SELECT 'cloud', 'relation', m.entity_key, 'upsert', m.payload, 'local', m.project
+    FROM relsync_reorder AS w
+    JOIN relsync_local_row AS m ON m.seq = (SELECT max(p.seq) FROM relsync_local_row AS p WHERE p.entity_key = w.entity_key)
+    WHERE w.observation = NEW.entity_key AND m.acked_at IS NULL AND m.seq < NEW.seq
+    ORDER BY m.seq;
+  DELETE FROM relsync_reorder WHERE observation = NEW.entity_key;
 END;
 -- +goose StatementEnd
 

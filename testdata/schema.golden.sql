@@ -44,21 +44,14 @@ END;
 
 -- trigger relsync_journal_ai
 CREATE TRIGGER relsync_journal_ai AFTER INSERT ON sync_mutations
-WHEN NEW.target_key = 'cloud' AND NEW.source = 'local'
-  AND (NEW.entity = 'relation' OR EXISTS (SELECT 1 FROM relsync_reorder WHERE observation = NEW.entity_key))
+WHEN NEW.entity = 'relation' AND NEW.target_key = 'cloud' AND NEW.source = 'local'
+  AND EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key AND seq < NEW.seq AND acked_at IS NULL)
 BEGIN
   DELETE FROM sync_mutations
-  WHERE NEW.entity = 'relation'
-    AND seq = (SELECT max(p.seq) FROM relsync_local_row AS p WHERE p.entity_key = NEW.entity_key AND p.seq < NEW.seq)
+  WHERE seq = (SELECT max(p.seq) FROM relsync_local_row AS p WHERE p.entity_key = NEW.entity_key AND p.seq < NEW.seq)
     AND acked_at IS NULL AND json_valid(payload) AND json_valid(NEW.payload)
     AND json_remove(payload, '$.project', '$.confidence') = json_remove(NEW.payload, '$.project', '$.confidence')
     AND json_extract(payload, '$.confidence') IS json_extract(NEW.payload, '$.confidence');
-  UPDATE sync_mutations SET seq = seq + NEW.seq
-  WHERE NEW.entity = 'observation' AND seq IN (SELECT (SELECT max(p.seq) FROM relsync_local_row AS p
-                                                       WHERE p.entity_key = w.entity_key)
-                                               FROM relsync_reorder AS w WHERE w.observation = NEW.entity_key)
-    AND acked_at IS NULL AND +seq < NEW.seq;
-  DELETE FROM relsync_reorder WHERE NEW.entity = 'observation' AND observation = NEW.entity_key;
 END;
 
 -- trigger relsync_observation_au
@@ -69,6 +62,20 @@ BEGIN
     WHERE relation_id IN (SELECT id FROM memory_relations WHERE source_id = NEW.sync_id
                           UNION SELECT id FROM memory_relations WHERE target_id = NEW.sync_id)
     ORDER BY relation_id;
+END;
+
+-- trigger relsync_order_ai
+CREATE TRIGGER relsync_order_ai AFTER INSERT ON sync_mutations
+WHEN NEW.entity = 'observation' AND NEW.target_key = 'cloud' AND NEW.source = 'local'
+  AND EXISTS (SELECT 1 FROM relsync_reorder WHERE observation = NEW.entity_key)
+BEGIN
+  INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
+    SELECT 'cloud', 'relation', m.entity_key, 'upsert', m.payload, 'local', m.project
+    FROM relsync_reorder AS w
+    JOIN relsync_local_row AS m ON m.seq = (SELECT max(p.seq) FROM relsync_local_row AS p WHERE p.entity_key = w.entity_key)
+    WHERE w.observation = NEW.entity_key AND m.acked_at IS NULL AND m.seq < NEW.seq
+    ORDER BY m.seq;
+  DELETE FROM relsync_reorder WHERE observation = NEW.entity_key;
 END;
 
 -- trigger relsync_outbox_payload
