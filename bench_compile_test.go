@@ -10,7 +10,10 @@ import (
 // UPDATE and cloud-pull upsert (engram prepares every statement anew). Each variant is the
 // installed database with one part taken out, so the difference to "full" is that part's cost;
 // "none" is the database without relsync. The parts are cut out of the stored trigger SQL by
-// their first and last words; a cut that no longer matches fails the benchmark.
+// their first and last words; a cut that no longer matches fails the benchmark. The stand-in
+// variants replace a whole stage of the program with the least it could be (each a trigger of
+// the same name), alone and together, since removing one small part at a time moves the
+// allocator's behaviour more than the part costs.
 func BenchmarkCompileParts(b *testing.B) {
 	fx := newBenchFixtures(b)
 	installed := fx.installed(b)
@@ -29,6 +32,13 @@ func BenchmarkCompileParts(b *testing.B) {
 		{"without-float", [][]string{cut("relsync_outbox_payload", "ifnull(',\"confidence\":'", "',\"judgment_status\":'", "")}},
 		{"without-journal-triggers", [][]string{{"exec", "DROP TRIGGER relsync_journal_ai; DROP TRIGGER relsync_order_ai"}}},
 		{"without-order-notes", [][]string{cut("relsync_outbox_row_write", "  INSERT OR IGNORE INTO relsync_reorder", "END", "")}},
+		{"constant-payload", [][]string{{"exec", standInConstantPayload}}},
+		{"bare-row-write", [][]string{{"exec", standInBareRowWrite}}},
+		{"constant-payload+bare-row-write", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite}}},
+		{"stamp-only-eligibility", [][]string{{"exec", standInStampOnly}}},
+		{"all-three-stand-ins", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite}, {"exec", standInStampOnly}}},
+		{"all-three-stand-ins-without-journal-triggers", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite},
+			{"exec", standInStampOnly}, {"exec", "DROP TRIGGER relsync_journal_ai; DROP TRIGGER relsync_order_ai"}}},
 		{"none", [][]string{{"down"}}},
 	}
 	statements := []struct{ name, sql string }{{"judge-update", benchJudgeUpdate}, {"remote-upsert", benchRemoteUpsert}}
@@ -82,3 +92,22 @@ func BenchmarkCompileParts(b *testing.B) {
 		}
 	}
 }
+
+// Stand-ins for whole stages of relsync's program: the payload a constant; the row written as
+// given (no UTF-8 walk, no escapes, no sync_state, no order notes); eligibility the stamp test alone.
+const (
+	standInConstantPayload = `DROP TRIGGER relsync_outbox_payload;
+CREATE TRIGGER relsync_outbox_payload INSTEAD OF INSERT ON relsync_outbox BEGIN
+  INSERT INTO relsync_outbox_row (entity_key, project, payload)
+  VALUES ((SELECT sync_id FROM memory_relations WHERE id = NEW.relation_id), NEW.project, '{}');
+END`
+	standInBareRowWrite = `DROP TRIGGER relsync_outbox_row_write;
+CREATE TRIGGER relsync_outbox_row_write INSTEAD OF INSERT ON relsync_outbox_row BEGIN
+  INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
+  VALUES ('cloud', 'relation', NEW.entity_key, 'upsert', NEW.payload, 'local', NEW.project);
+END`
+	standInStampOnly = `DROP TRIGGER relsync_relation_write_journal;
+CREATE TRIGGER relsync_relation_write_journal INSTEAD OF INSERT ON relsync_relation_write BEGIN
+  INSERT INTO relsync_outbox (relation_id, project) SELECT NEW.relation_id, 'p' WHERE NEW.updated_at = datetime('now');
+END`
+)
