@@ -72,7 +72,7 @@ var benchSerial atomic.Int64
 // for engram's statements whose compilation includes relsync's triggers; step/… run the two
 // judgments' statements prepared once, so that prepare/ + step/ splits a judgment's cost.
 // observation-save is engram's AddObservation (insert, journal row), which relsync's triggers on
-// sync_mutations join.
+// sync_mutations join; cloud-pull is engram's whole apply of one pulled relation.
 func BenchmarkCapture(b *testing.B) {
 	dir := b.TempDir()
 	ctx := context.Background()
@@ -192,6 +192,32 @@ func BenchmarkCapture(b *testing.B) {
 				})
 			})
 		}
+	}
+
+	// cloud-pull: engram's whole apply of one pulled relation (PullRelation: its transaction, the
+	// pull bookkeeping and the upsert, each statement prepared anew), a foreign relation new to this
+	// database each time, between two existing observations; relsync journals nothing for it.
+	for _, name := range []string{"none", "relsync"} {
+		b.Run("cloud-pull/"+name, func(b *testing.B) {
+			db := benchOpenEngram(b, paths[name == "relsync"])
+			defer db.Close()
+			s := &engram.Store{DB: db, Version: engram.V1163}
+			before := benchRelationRows(b, db)
+			stamp := "2026-01-02 03:04:05"
+			benchMedian(b, func() {
+				k := benchSerial.Add(1)
+				pair := w.pairs[k%int64(len(w.pairs))]
+				p := engram.RelationPayload{SyncID: fmt.Sprintf("rel-pulled-%012d", k), SourceID: pair[0], TargetID: pair[1],
+					Relation: "related", Reason: ptr("pulled"), Confidence: ptr(0.75), JudgmentStatus: "judged",
+					MarkedByActor: ptr("claude"), MarkedByKind: ptr("agent"), Project: "proj-0", CreatedAt: stamp, UpdatedAt: stamp}
+				if out, err := s.ApplyRemoteRelation(ctx, p, engram.CloudPull); err != nil || out != engram.Applied {
+					b.Fatal(out, err)
+				}
+			})
+			if got := benchRelationRows(b, db) - before; got != 0 {
+				b.Fatalf("%d pulls left %d journal rows, want 0", b.N, got)
+			}
+		})
 	}
 
 	// observation-save/floor-journal-trigger: the least a trigger on sync_mutations that writes
