@@ -459,3 +459,21 @@ func TestVerifySQLKnowsTheNewestMigration(t *testing.T) {
 		t.Fatalf("scripts/verify.sql says the newest migration is %s, migrations/ has %s: update its `AS latest`", got, want)
 	}
 }
+
+// verify.sql lists as many missing sync_ids per project as Verify does (MissingSampleSize).
+func TestVerifySQLSampleSizeIsVerifys(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join("scripts", "verify.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.Itoa(MissingSampleSize)
+	for _, re := range []string{`\(up to (\d+) sync_ids per project\)`, `AND n <= (\d+) AND`} {
+		m := regexp.MustCompile(re).FindSubmatch(script)
+		if m == nil {
+			t.Fatalf("scripts/verify.sql has no %s", re)
+		}
+		if string(m[1]) != want {
+			t.Errorf("scripts/verify.sql samples %s sync_ids (%s), Verify %s", m[1], re, want)
+		}
+	}
+}
