@@ -13,7 +13,7 @@ import (
 )
 
 // The README's first command, run to the end as a user runs it: scripts/demo.sh builds its own
-// cmd/relsync and runs goose through `go run …@v3.26.0`. It is slow, so it is one test.
+// cmd/relsync and runs goose through `go run` at the version go.mod pins. It is slow, so it is one test.
 func TestDemo(t *testing.T) {
 	needTool(t, "bash")
 	// The same compile as `go run` with the same tags: afterwards the demo's go run only links.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -16,10 +17,24 @@ import (
 // The tests in tools_test.go and demo_test.go run the real tools: the goose CLI at the pinned
 // version, the sqlite3 shell and the scripts in scripts/.
 
-const (
-	gooseModule = "github.com/pressly/goose/v3/cmd/goose@v3.26.0"
-	gooseTags   = "no_postgres no_mysql no_clickhouse no_mssql no_vertica no_ydb no_libsql"
-)
+// gooseBuild is how the tests build the goose CLI, from the one home of each part: the version
+// go.mod requires (as scripts/goose.sh reads it) and the build tags scripts/goose.sh uses.
+func gooseBuild() (module, version, tags string, err error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/pressly/goose/v3").Output()
+	if err != nil {
+		return "", "", "", fmt.Errorf("goose's version from go.mod: %v", err)
+	}
+	version = strings.TrimSpace(string(out))
+	script, err := os.ReadFile(filepath.Join("scripts", "goose.sh"))
+	if err != nil {
+		return "", "", "", err
+	}
+	m := regexp.MustCompile(`(?m)^readonly goose_tags='([^']*)'$`).FindSubmatch(script)
+	if version == "" || m == nil {
+		return "", "", "", fmt.Errorf("goose's version (%q, go.mod) or build tags (scripts/goose.sh) not found", version)
+	}
+	return "github.com/pressly/goose/v3/cmd/goose@" + version, version, string(m[1]), nil
+}
 
 // needTool returns the path of a program the test needs. Where it is missing the test skips,
 // saying why, unless RELSYNC_REQUIRE_TOOLS=1 (CI), where it fails.
@@ -65,13 +80,18 @@ func gooseCLI(t *testing.T) string {
 			return
 		}
 		defer os.RemoveAll(bin)
-		cmd := exec.Command("go", "install", "-tags="+gooseTags, gooseModule)
-		cmd.Env = append(os.Environ(), "GOBIN="+bin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			gooseErr = fmt.Errorf("go install %s: %v\n%s", gooseModule, err, out)
+		module, version, tags, err := gooseBuild()
+		if err != nil {
+			gooseErr = err
 			return
 		}
-		goosePath = filepath.Join(dir, "goose-v3.26.0")
+		cmd := exec.Command("go", "install", "-tags="+tags, module)
+		cmd.Env = append(os.Environ(), "GOBIN="+bin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			gooseErr = fmt.Errorf("go install %s: %v\n%s", module, err, out)
+			return
+		}
+		goosePath = filepath.Join(dir, "goose-"+version)
 		gooseErr = os.Rename(filepath.Join(bin, "goose"), goosePath)
 	})
 	if gooseErr != nil {

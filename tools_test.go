@@ -16,7 +16,7 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// relsync from the terminal: scripts/goose.sh with the real goose CLI at v3.26.0, and
+// relsync from the terminal: scripts/goose.sh with the real goose CLI at the version go.mod pins, and
 // scripts/verify.sql in the real sqlite3 shell, on real files that engram keeps open meanwhile.
 
 // migrationNames are the files goose sees in migrations/.

@@ -47,7 +47,7 @@ printf '%s\n' "$report" | sed 's/^/  /'
 
 step "3. Migrate from the terminal with the goose CLI (scripts/goose.sh engram.db up): it backs the"
 echo "   file up, goose installs the triggers, then relsync journals the missing rows in short"
-echo "   transactions. The first run builds goose v3.26.0 with go run first (about a minute; Go says"
+echo "   transactions. The first run builds goose (the version go.mod pins) with go run first (about a minute; Go says"
 echo "   what it downloads):"
 indent bash "$repo/scripts/goose.sh" "$db" up || fail "goose up"
 

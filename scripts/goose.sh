@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs relsync's migrations on an engram database with the stock goose CLI, pinned to v3.26.0.
+# Runs relsync's migrations on an engram database with the stock goose CLI, at the version go.mod pins.
 #
 #   scripts/goose.sh [--no-backup] <engram.db> up|up-by-one|up-to V|down|down-to V|redo|reset|status|version
 #
@@ -16,12 +16,13 @@
 # back the newest migration, `down-to 0` (or `reset`) all of them: relsync's triggers, views and
 # tables go, and the journal rows it wrote stay (they are engram's data).
 #
-# Environment: RELSYNC_GOOSE, a goose binary to run instead of `go run …@v3.26.0`; RELSYNC_CMD, a
+# Environment: RELSYNC_GOOSE, a goose binary to run instead of `go run …goose@<go.mod's version>`; RELSYNC_CMD, a
 # binary of this checkout's cmd/relsync, to skip building it; RELSYNC_LOCK_WAIT, seconds to wait
 # for the lock (default 60).
 set -euo pipefail
 
-readonly goose_module='github.com/pressly/goose/v3/cmd/goose@v3.26.0'
+# The goose CLI is built from the goose module go.mod requires (the version relsync's tests pin),
+# without the drivers relsync does not use. tools_helpers_test.go reads goose_tags from this line.
 readonly goose_tags='no_postgres no_mysql no_clickhouse no_mssql no_vertica no_ydb no_libsql'
 
 die() {
@@ -87,8 +88,10 @@ read -r current latest backfill_version version_table <<<"$plan"
 if [[ -n ${RELSYNC_GOOSE:-} ]]; then
   goose=("$RELSYNC_GOOSE")
 else
-  goose=(go run "-tags=$goose_tags" "$goose_module")
-  echo "goose.sh: running goose through go run (the first run builds goose v3.26.0: about a minute)" >&2
+  goose_version=$(go -C "$repo" list -m -f '{{.Version}}' github.com/pressly/goose/v3) ||
+    die "cannot read goose's version from go.mod"
+  goose=(go run "-tags=$goose_tags" "github.com/pressly/goose/v3/cmd/goose@$goose_version")
+  echo "goose.sh: running goose through go run (the first run builds goose $goose_version: about a minute)" >&2
 fi
 # GOOSE_DRIVER/GOOSE_DBSTRING from the environment would shift the arguments below.
 run_goose() {
