@@ -18,7 +18,7 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// Bad files and bad states (issue 5, item 5): each gets a clear error and leaves the database as it
+// Bad files and bad states: each gets a clear error and leaves the database as it
 // was. badinput_test.go has the first ones (no engram tables, a text file, a newer relsync).
 
 // sameDatabase runs fn and fails if the database file or its WAL changed a byte. An absent WAL and

@@ -1,6 +1,6 @@
 package relsync
 
-// Shared pieces of relsync's benchmarks (issue 4): the size N, the fixture databases, and the
+// Shared pieces of relsync's benchmarks: the size N, the fixture databases, and the
 // measuring helpers. The benchmarks themselves are in bench_*_test.go; scripts/bench.sh runs them at
 // 10k, 100k and 1M relations and prints the table of BENCHMARKS.md.
 

@@ -44,7 +44,7 @@ func BenchmarkVerify(b *testing.B) {
 	})
 
 	// The floor of any Verify that counts anew: one pass deriving which relations belong in the
-	// journal (ENGRAM.md §6), nothing else.
+	// journal (docs/engram.md §6), nothing else.
 	b.Run("eligibility-pass", func(b *testing.B) {
 		db := benchOpenEngram(b, path)
 		defer db.Close()

@@ -10,7 +10,7 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// Drift (issue 5, item 6): what happens to relsync's objects when engram's schema moves under them
+// Drift: what happens to relsync's objects when engram's schema moves under them
 // after the install, and what Verify reports of it.
 
 // memoryRelationsDDL is engram's memory_relations as its rebuild would recreate it.

@@ -6,7 +6,7 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// Engram's future (issue 5, item 7): engram v2 adds disposition columns with defaults to
+// Engram's future: a later engram adds disposition columns with defaults to
 // sync_mutations and records its schema generation in PRAGMA user_version. relsync names the
 // columns it writes, so the defaults fill the new ones, and it never touches user_version.
 

@@ -15,7 +15,7 @@ import (
 
 // Differential fuzzing of the payload: random contents in every memory_relations column the
 // payload reads, each in any SQLite storage class. The write must never fail because of relsync;
-// every journal row must be valid UTF-8 and valid JSON with exactly the keys of ENGRAM.md §5; and
+// every journal row must be valid UTF-8 and valid JSON with exactly the keys of docs/engram.md §5; and
 // for every row Go can scan into engram's struct, the decoded payload must equal encoding/json's.
 // CI runs the seeds below and testdata/fuzz; scripts/fuzz.sh runs the fuzzer itself.
 

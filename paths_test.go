@@ -7,7 +7,7 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// Each write path of ENGRAM.md §7, replayed as engram v1.16.3, v1.17 and v3 write it, on a database
+// Each write path of docs/engram.md §7, replayed as engram v1.16.3, v1.17 and v3 write it, on a database
 // where relsync is installed; then the journal, row by row.
 
 var versions = []engram.Version{engram.V1163, engram.V117, engram.V3}

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// Up and Down, three times (issue 5, item 9): Down leaves engram's schema exactly as it was before
+// Up and Down, three times: Down leaves engram's schema exactly as it was before
 // relsync (relsync_db_version aside, which goose keeps), no journal row is ever removed, every Up
 // reinstalls the same objects, and Verify is OK after each Up, including for a relation that
 // engram wrote unjournaled while relsync was down.

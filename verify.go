@@ -26,7 +26,7 @@ type Report struct {
 type ObjectState struct{ Name, Type, State string }
 
 // ProjectCoverage counts, for one enrolled project, the relations that belong in the journal
-// (ENGRAM.md §6 without its last clause) and what the journal has of them.
+// (docs/engram.md §6 without its last clause) and what the journal has of them.
 type ProjectCoverage struct {
 	Project   string
 	Eligible  int

@@ -15,7 +15,7 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// RelationPayload is the journal payload of a relation (ENGRAM.md §5).
+// RelationPayload is the journal payload of a relation (docs/engram.md §5).
 // Field order and tags are the wire format: json.Marshal of this struct is
 // the reference bytes. Pointer fields are NULL-able columns, omitted when
 // NULL; an empty string is kept.

@@ -1,6 +1,6 @@
 // Package engram replays engram's own writes to its SQLite database: the same
 // statements, transaction boundaries and journal rows as three engram
-// releases, v1.16.3, v1.17.0 and v3.1.0 (see shared/ENGRAM.md, §11 for v3).
+// releases, v1.16.3, v1.17.0 and v3.1.0 (see docs/engram.md, §11 for v3).
 // relsync's tests, benchmarks and demo use it as the engram that relsync's
 // triggers must live beside. It knows nothing about relsync.
 package engram
