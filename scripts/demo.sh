@@ -10,6 +10,7 @@ repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/relsync-demo.XXXXXX")
 db=$work/engram.db
 relsync=$work/bin/relsync
+engram=$work/bin/relsync-demo # plays engram v1.16.3 (relsync's replica of it)
 
 fail() {
   printf '\ndemo failed: %s\n' "$*" >&2
@@ -26,9 +27,10 @@ indent() {
   return "$status"
 }
 
-echo "Building relsync's command (the first run downloads and compiles its Go modules: up to a minute)..."
+echo "Building relsync's command and the demo's engram (the first run downloads and compiles their Go modules: up to a minute)..."
 start=$SECONDS
 go -C "$repo" build -o "$relsync" ./cmd/relsync || fail "cannot build cmd/relsync"
+go -C "$repo" build -o "$engram" ./cmd/relsync-demo || fail "cannot build cmd/relsync-demo"
 echo "  built in $((SECONDS - start)) s"
 echo
 
@@ -37,7 +39,7 @@ echo "and three of its paths never do (issue #496). relsync makes the database w
 
 step "1. An engram v1.16.3 database ($db), written by relsync's replica of engram v1.16.3"
 echo "   (internal/engram: its exact schema and its own write statements), not by engram's binary:"
-indent "$relsync" demo-db "$db" || fail "building the demo database"
+indent "$engram" db "$db" || fail "building the demo database"
 
 step "2. What the cloud will never get (relsync verify: the Go API):"
 status=0
@@ -61,6 +63,6 @@ else
 fi
 
 step "5. Engram v1.16.3 judges a new relation; the trigger writes the row its Go code forgets:"
-indent "$relsync" demo-judge "$db" || fail "the new relation has no journal row"
+indent "$engram" judge "$db" || fail "the new relation has no journal row"
 
 step "Done. Every relation that belongs in the cloud has its journal row. Database: $db"

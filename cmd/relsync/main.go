@@ -1,9 +1,9 @@
 // Command relsync is relsync's Go API for the terminal: up installs, upgrades and backfills with a
 // progress bar, repair recreates drifted objects and journals what is missing, status reads where
 // relsync stands; scripts/goose.sh uses it to refuse a file before goose touches it and to back the
-// file up, scripts/demo.sh to build and inspect a demo database. It changes an engram database only
-// where its name says so (up and repair, after a backup; backup writes a new file; demo-db and
-// demo-judge are engram's own writes).
+// file up, scripts/demo.sh to inspect the demo database (cmd/relsync-demo builds it). It changes an
+// engram database only where its name says so (up and repair, after a backup; backup writes a new
+// file).
 package main
 
 import (
@@ -30,8 +30,6 @@ const usage = `usage: relsync COMMAND [--no-backup] <db>
                     table exists>"; exit 0 when up would change something, 3 when up to date
   backup <db>       VACUUM INTO a timestamped copy beside <db>; prints the copy's path
   verify <db>       relsync.Verify, readably; exit 1 if relsync is missing, changed or behind
-  demo-db <path>    a new engram v1.16.3 database at <path>, written by relsync's replica of it (issue #496)
-  demo-judge <db>   engram v1.16.3 judges a new relation (JudgeBySemantic); prints its journal rows
 `
 
 // errFailed means the command ran and its answer is "no": exit 1, its output says why.
@@ -52,15 +50,13 @@ type flags struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	commands := map[string]func(context.Context, string, io.Writer, flags) error{
-		"up":         up,
-		"repair":     repairCmd,
-		"status":     status,
-		"pending":    pending,
-		"check":      plain(check),
-		"backup":     plain(backup),
-		"verify":     plain(verify),
-		"demo-db":    plain(demoDB),
-		"demo-judge": plain(demoJudge),
+		"up":      up,
+		"repair":  repairCmd,
+		"status":  status,
+		"pending": pending,
+		"check":   plain(check),
+		"backup":  plain(backup),
+		"verify":  plain(verify),
 	}
 	f := flags{stderr: stderr}
 	if len(args) == 3 && args[1] == "--no-backup" && (args[0] == "up" || args[0] == "repair") {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/demo"
 	"github.com/relsync/relsync/internal/engram"
 )
 
@@ -24,8 +28,8 @@ func relsyncCmd(t *testing.T, args ...string) (code int, stdout, stderr string) 
 func demoFile(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "engram.db")
-	if code, _, stderr := relsyncCmd(t, "demo-db", path); code != 0 {
-		t.Fatalf("demo-db: exit %d: %s", code, stderr)
+	if err := demo.DB(context.Background(), path, io.Discard); err != nil {
+		t.Fatalf("the demo database: %v", err)
 	}
 	return path
 }
@@ -151,9 +155,11 @@ func TestVerifyAndDemoJudge(t *testing.T) {
 			t.Errorf("verify before install lacks %q:\n%s", want, stdout)
 		}
 	}
-	// Without relsync, v1.16.3's JudgeBySemantic writes no row: demo-judge says so and fails.
-	if code, stdout, _ := relsyncCmd(t, "demo-judge", path); code != 1 || !strings.Contains(stdout, "no journal row") {
-		t.Fatalf("demo-judge without relsync: exit %d\n%s", code, stdout)
+	// Without relsync, v1.16.3's JudgeBySemantic writes no row: the demo's judge says so and fails.
+	var judged bytes.Buffer
+	if err := demo.Judge(context.Background(), path, &judged); !errors.Is(err, demo.ErrNoJournalRow) ||
+		!strings.Contains(judged.String(), "no journal row") {
+		t.Fatalf("the demo's judge without relsync: %v\n%s", err, judged.String())
 	}
 	store, err := engram.New(path, engram.V1163)
 	if err != nil {
@@ -168,9 +174,10 @@ func TestVerifyAndDemoJudge(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "OK: every relation") {
 		t.Fatalf("verify after install: exit %d\n%s", code, stdout)
 	}
-	code, stdout, stderr := relsyncCmd(t, "demo-judge", path)
-	if code != 0 || strings.Count(stdout, "journal row seq") != 1 || !strings.Contains(stdout, `"marked_by_actor":"engram"`) {
-		t.Fatalf("demo-judge after install: exit %d\n%s%s", code, stdout, stderr)
+	judged.Reset()
+	err = demo.Judge(context.Background(), path, &judged)
+	if out := judged.String(); err != nil || strings.Count(out, "journal row seq") != 1 || !strings.Contains(out, `"marked_by_actor":"engram"`) {
+		t.Fatalf("the demo's judge after install: %v\n%s", err, out)
 	}
 }
 
@@ -187,5 +194,18 @@ func TestURIPathEncodesWhatSQLiteWouldMisread(t *testing.T) {
 	want := `/tmp/a%20b%27c%22d%3Fe%23f%25g/%C3%A9.db`
 	if got != want {
 		t.Fatalf("uriPath = %s, want %s", got, want)
+	}
+}
+
+// The shipped command does not link relsync's replica of engram (cmd/relsync-demo does).
+func TestCommandDoesNotLinkTheReplica(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/relsync/relsync/internal/engram") || strings.HasPrefix(pkg, "github.com/relsync/relsync/internal/demo") {
+			t.Errorf("cmd/relsync links %s", pkg)
+		}
 	}
 }

@@ -1,7 +1,11 @@
-package main
+// Package demo writes the demo's engram database and replays one of engram's judgments on it,
+// through internal/engram (relsync's replica of engram). Only cmd/relsync-demo and the tests use
+// it: the shipped relsync command does not link the replica.
+package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,12 +13,15 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 )
 
-// demoDB writes a new engram v1.16.3 database through internal/engram, relsync's replica of that
+// ErrNoJournalRow means Judge's relation got no journal row: it would never reach the cloud.
+var ErrNoJournalRow = errors.New("no journal row")
+
+// DB writes a new engram v1.16.3 database through internal/engram, relsync's replica of that
 // version's schema and write statements: relations its Go code journaled next to the ones it forgot
 // (issue #496), and some that never belong in the cloud.
-func demoDB(ctx context.Context, path string, out io.Writer) error {
+func DB(ctx context.Context, path string, out io.Writer) error {
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
-		return fmt.Errorf("%s exists: demo-db writes a new file", path)
+		return fmt.Errorf("%s exists: the demo writes a new file", path)
 	}
 	db, err := engram.Create(path)
 	if err != nil {
@@ -56,9 +63,9 @@ delta:            1 relation, never enrolled           -> stays local
 	return nil
 }
 
-// demoJudge opens the database as engram v1.16.3 does and lets JudgeBySemantic judge a new pair of
+// Judge opens the database as engram v1.16.3 does and lets JudgeBySemantic judge a new pair of
 // alpha's observations, then prints the journal rows the relation got: v1.16.3 writes none itself.
-func demoJudge(ctx context.Context, path string, out io.Writer) error {
+func Judge(ctx context.Context, path string, out io.Writer) error {
 	s, err := engram.New(path, engram.V1163)
 	if err != nil {
 		return err
@@ -92,7 +99,7 @@ func demoJudge(ctx context.Context, path string, out io.Writer) error {
 	}
 	if n == 0 {
 		fmt.Fprintf(out, "no journal row for %s: it will never reach the cloud\n", rel)
-		return errFailed
+		return ErrNoJournalRow
 	}
 	return nil
 }
