@@ -96,7 +96,7 @@ func BackfillPending(ctx context.Context, db *sql.DB) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !st.installed() {
+	if !st.anyApplied() {
 		return false, nil
 	}
 	next, err := backfillCursor(ctx, db)
@@ -129,7 +129,7 @@ func Backfill(ctx context.Context, db *sql.DB, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	if !st.installed() {
+	if !st.anyApplied() {
 		return ErrNotInstalled
 	}
 	if st.pendingBefore(st.backfillVersion()) {
@@ -291,7 +291,7 @@ func Repair(ctx context.Context, db *sql.DB, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	if !st.installed() {
+	if !st.anyApplied() {
 		return ErrNotInstalled
 	}
 	if err := Install(ctx, db); err != nil { // upgrades first: repair with this build's SQL
@@ -330,10 +330,10 @@ func Inspect(ctx context.Context, db *sql.DB) (Inspection, error) {
 	}
 	in := Inspection{Version: st.version(), Latest: st.latest(), BackfillVersion: st.backfillVersion(),
 		BackfillLeft: -1, VersionTable: st.table}
-	if !st.installed() {
+	if !st.anyApplied() {
 		return in, nil
 	}
-	if in.Drifted, err = drifted(ctx, db); err != nil {
+	if in.Drifted, err = countDrifted(ctx, db); err != nil {
 		return in, err
 	}
 	next, err := backfillCursor(ctx, db)

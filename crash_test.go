@@ -317,7 +317,7 @@ func crashAppliedVersions(t *testing.T, db *sql.DB) []int64 {
 // main, beyond those of the versions before it, read from fresh installs.
 func crashObjectsByVersion(t *testing.T) map[int64][]string {
 	t.Helper()
-	ms, err := migrationFiles()
+	ms, err := embeddedMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func drift(rep Report) map[string]string {
 	out := map[string]string{}
 	for _, o := range rep.Objects {
 		if o.State != "ok" {
-			out[o.Name] = o.State
+			out[o.Name] = string(o.State)
 		}
 	}
 	return out

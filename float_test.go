@@ -130,7 +130,7 @@ func TestUpgradeFromVersion3WritesGoFloats(t *testing.T) {
 	}
 	rep, err := Verify(w.ctx, w.db())
 	w.must(err)
-	if rep.Version != 3 || rep.Latest < 5 || rep.Installed() || totalMissing(rep) != 0 {
+	if rep.Version != 3 || rep.Latest < 5 || rep.AtLatest() || totalMissing(rep) != 0 {
 		t.Fatalf("Verify at version 3: %+v", rep)
 	}
 

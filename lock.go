@@ -36,3 +36,23 @@ func withInstallLock(ctx context.Context, db *sql.DB, fn func() error) error {
 	defer lock.Unlock()
 	return fn()
 }
+
+// mainFile is the path of the main database file, "" for an in-memory or temporary database.
+func mainFile(ctx context.Context, db *sql.DB) (string, error) {
+	rows, err := db.QueryContext(ctx, `PRAGMA database_list`)
+	if err != nil {
+		return "", classifyOpenError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int
+		var name, file string
+		if err := rows.Scan(&seq, &name, &file); err != nil {
+			return "", err
+		}
+		if name == "main" {
+			return file, nil
+		}
+	}
+	return "", rows.Err()
+}

@@ -40,8 +40,8 @@ func Install(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	if st.installed() && !st.pendingBefore(st.backfillVersion()) {
-		if n, err := drifted(ctx, db); err != nil || n == 0 {
+	if st.anyApplied() && !st.pendingBefore(st.backfillVersion()) {
+		if n, err := countDrifted(ctx, db); err != nil || n == 0 {
 			return err
 		}
 		return withInstallLock(ctx, db, func() error {
@@ -50,10 +50,10 @@ func Install(ctx context.Context, db *sql.DB) error {
 	}
 	return withInstallLock(ctx, db, func() error {
 		st, err := readState(ctx, db) // another process may have finished meanwhile
-		if err != nil || (st.installed() && !st.pendingBefore(st.backfillVersion())) {
+		if err != nil || (st.anyApplied() && !st.pendingBefore(st.backfillVersion())) {
 			return err
 		}
-		if !st.installed() {
+		if !st.anyApplied() {
 			err = checkEngramSchema(ctx, db)
 		} else {
 			err = checkWritable(ctx, db)
@@ -102,7 +102,7 @@ func finish(ctx context.Context, db *sql.DB) error {
 // stay: they are engram's data. Running Up again reinstalls and backfills what is missing.
 func Down(ctx context.Context, db *sql.DB) error {
 	st, err := readState(ctx, db)
-	if err != nil || !st.installed() {
+	if err != nil || !st.anyApplied() {
 		return err
 	}
 	return withInstallLock(ctx, db, func() error {

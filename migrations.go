@@ -41,8 +41,8 @@ var (
 	readErr  error
 )
 
-// migrationFiles reads the embedded migrations once per process, in version order.
-func migrationFiles() ([]migration, error) {
+// embeddedMigrations reads the embedded migrations once per process, in version order.
+func embeddedMigrations() ([]migration, error) {
 	readOnce.Do(func() { files, readErr = readMigrations(Migrations()) })
 	return files, readErr
 }
@@ -77,7 +77,7 @@ const sectionMark = "-- relsync:"
 
 // sections returns the statements named name, across the migrations in version order.
 func sections(name string) ([]string, error) {
-	ms, err := migrationFiles()
+	ms, err := embeddedMigrations()
 	if err != nil {
 		return nil, err
 	}

@@ -13,9 +13,9 @@ import (
 // (a read of sqlite_master against relsync_objects) and, if one is missing or changed, recreates it
 // from the SQL it recorded and journals what was missed meanwhile.
 
-// drifted counts relsync objects that are missing or whose SQL differs from what relsync recorded.
+// countDrifted counts relsync objects that are missing or whose SQL differs from what relsync recorded.
 // Before relsync_objects exists (not installed) there is nothing to compare.
-func drifted(ctx context.Context, q interface {
+func countDrifted(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }) (int, error) {
 	var n int
@@ -49,7 +49,7 @@ func repair(ctx context.Context, db *sql.DB, always bool) error {
 			conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 		}
 	}()
-	if n, err := drifted(ctx, conn); err != nil || (n == 0 && !always) {
+	if n, err := countDrifted(ctx, conn); err != nil || (n == 0 && !always) {
 		return err
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT o.name, o.type, o.sql, m.name IS NOT NULL

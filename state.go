@@ -3,15 +3,10 @@ package relsync
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
-
-// ErrNewerDatabase is returned when the database carries relsync migrations this build does not
-// know: a newer relsync installed them, and this one must not run its older SQL over them.
-var ErrNewerDatabase = errors.New("relsync: the database was migrated by a newer relsync")
 
 // state is what the database records of relsync, read without goose (goose would create its
 // version table, a write, just to read it).
@@ -21,7 +16,8 @@ type state struct {
 	table   bool // the version table exists
 }
 
-func (s state) installed() bool { return len(s.applied) > 0 }
+// anyApplied says that some relsync migration is applied (at any version).
+func (s state) anyApplied() bool { return len(s.applied) > 0 }
 
 func (s state) latest() int64 { return s.known[len(s.known)-1].version }
 
@@ -66,7 +62,7 @@ func (s state) current() bool {
 }
 
 func readState(ctx context.Context, db *sql.DB) (state, error) {
-	known, err := migrationFiles()
+	known, err := embeddedMigrations()
 	if err != nil {
 		return state{}, err
 	}

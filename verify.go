@@ -21,9 +21,22 @@ type Report struct {
 	OrphanRows         int // local relation rows in the journal whose relation is gone
 }
 
-// ObjectState is one relsync object: "ok", "missing", "changed" (its SQL differs from what relsync
-// installed) or "unexpected" (a relsync_* object relsync did not install).
-type ObjectState struct{ Name, Type, State string }
+// ObjectState is one relsync object and how it stands.
+type ObjectState struct {
+	Name, Type string
+	State      ObjectStatus
+}
+
+// ObjectStatus is how a relsync object stands against what relsync recorded when it installed it.
+type ObjectStatus string
+
+// The statuses relsync_object_state reports.
+const (
+	ObjectOK         ObjectStatus = "ok"
+	ObjectMissing    ObjectStatus = "missing"
+	ObjectChanged    ObjectStatus = "changed"    // its SQL differs from what relsync installed
+	ObjectUnexpected ObjectStatus = "unexpected" // a relsync_* object relsync did not install
+)
 
 // ProjectCoverage counts, for one enrolled project, the relations that belong in the journal
 // (docs/engram.md §6 without its last clause) and what the journal has of them.
@@ -42,16 +55,16 @@ type ProjectCoverage struct {
 	Sample []string // up to MissingSampleSize missing sync_ids, sorted
 }
 
-// Installed says that the database has relsync at this build's version.
-func (r Report) Installed() bool { return r.Version == r.Latest }
+// AtLatest says that the database has relsync at this build's version.
+func (r Report) AtLatest() bool { return r.Version == r.Latest }
 
 // OK says that relsync is installed and unchanged and no eligible relation lacks its row.
 func (r Report) OK() bool {
-	if !r.Installed() || len(r.UnjournaledColumns) > 0 {
+	if !r.AtLatest() || len(r.UnjournaledColumns) > 0 {
 		return false
 	}
 	for _, o := range r.Objects {
-		if o.State != "ok" {
+		if o.State != ObjectOK {
 			return false
 		}
 	}
@@ -73,7 +86,7 @@ func Verify(ctx context.Context, db *sql.DB) (Report, error) {
 		return Report{}, err
 	}
 	rep := Report{Version: st.version(), Latest: st.latest()}
-	if !st.installed() {
+	if !st.anyApplied() {
 		if err := checkEngramTables(ctx, db); err != nil {
 			return rep, err
 		}

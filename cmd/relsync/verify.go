@@ -33,7 +33,7 @@ func printReport(out io.Writer, rep relsync.Report, path string) {
 	switch {
 	case rep.Version == 0:
 		fmt.Fprintf(out, "relsync: not installed (this build installs version %d); counts are what it would backfill\n", rep.Latest)
-	case !rep.Installed():
+	case !rep.AtLatest():
 		fmt.Fprintf(out, "relsync: version %d installed, this build has %d\n", rep.Version, rep.Latest)
 	default:
 		fmt.Fprintf(out, "relsync: version %d installed\n", rep.Version)
@@ -41,7 +41,7 @@ func printReport(out io.Writer, rep relsync.Report, path string) {
 	if rep.Version > 0 {
 		var bad []string
 		for _, o := range rep.Objects {
-			if o.State != "ok" {
+			if o.State != relsync.ObjectOK {
 				bad = append(bad, fmt.Sprintf("%s %s %s", o.Type, o.Name, o.State))
 			}
 		}
@@ -83,13 +83,13 @@ func printReport(out io.Writer, rep relsync.Report, path string) {
 		problems, fix = append(problems, "relsync is not installed"), "relsync up "+path
 	case rep.Version == rep.Latest-1:
 		problems, fix = append(problems, "the backfill has not finished"), "relsync up "+path
-	case !rep.Installed():
+	case !rep.AtLatest():
 		problems = append(problems, fmt.Sprintf("relsync is at version %d, this build has %d", rep.Version, rep.Latest))
 		fix = "relsync up " + path
 	}
 	bad, missing := 0, 0
 	for _, o := range rep.Objects {
-		if o.State != "ok" {
+		if o.State != relsync.ObjectOK {
 			bad++
 		}
 	}
