@@ -35,21 +35,6 @@ usage() {
   exit 2
 }
 
-# uri_path percent-encodes every byte that is not safe as-is in the path of an SQLite URI
-# (spaces, quotes, ?, #, % and any non-ASCII byte among them).
-uri_path() {
-  local LC_ALL=C
-  local s=$1 out='' c i
-  for ((i = 0; i < ${#s}; i++)); do
-    c=${s:i:1}
-    case $c in
-      [a-zA-Z0-9/._~-]) out+=$c ;;
-      *) printf -v c '%%%02X' "'$c" && out+=$c ;;
-    esac
-  done
-  printf '%s' "$out"
-}
-
 backup=1
 if [[ ${1:-} == --no-backup ]]; then
   backup=0
@@ -83,7 +68,7 @@ fi
 # Where relsync stands: version, latest, the backfill's migration; exit 3 when up has nothing to do.
 up_to_date=0
 plan=$("$relsync" pending "$db") || { (($? == 3)) && up_to_date=1; } || die "cannot read relsync's state in $db"
-read -r current latest backfill_version version_table <<<"$plan"
+read -r current latest backfill_version version_table uri <<<"$plan" # uri: the file's SQLite URI
 
 if [[ -n ${RELSYNC_GOOSE:-} ]]; then
   goose=("$RELSYNC_GOOSE")
@@ -100,7 +85,6 @@ run_goose() {
   env -u GOOSE_DRIVER -u GOOSE_DBSTRING -u GOOSE_MIGRATION_DIR -u GOOSE_TABLE \
     "${goose[@]}" -env=none -dir "$repo/migrations" -table relsync_db_version sqlite3 "$dsn" "$@"
 }
-uri="file:$(uri_path "$db")"
 rw_dsn="$uri?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 
 if ((!migrates)); then

@@ -27,7 +27,8 @@ const usage = `usage: relsync COMMAND [--no-backup] <db>
                     engram's tables (relsync's own precheck, run without writing), and was not
                     migrated by a newer relsync
   pending <db>      for scripts/goose.sh: prints "<version> <latest> <backfill version> <version
-                    table exists>"; exit 0 when up would change something, 3 when up to date
+                    table exists> <the file's SQLite URI>"; exit 0 when up would change something,
+                    3 when up to date
   backup <db>       VACUUM INTO a timestamped copy beside <db>; prints the copy's path
   verify <db>       relsync.Verify, readably; exit 1 if relsync is missing, changed or behind
 `

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -191,7 +192,12 @@ func pending(ctx context.Context, path string, out io.Writer, _ flags) error {
 	if in.VersionTable {
 		table = 1
 	}
-	fmt.Fprintf(out, "%d %d %d %d\n", in.Version, in.Latest, in.BackfillVersion, table)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	// The file's URI is the last field: goose.sh hands it to goose, so the encoding has one home.
+	fmt.Fprintf(out, "%d %d %d %d file:%s\n", in.Version, in.Latest, in.BackfillVersion, table, uriPath(abs))
 	if in.UpToDate() {
 		return errNothing
 	}
