@@ -75,9 +75,11 @@ func BenchmarkOpen(b *testing.B) {
 			}
 		})
 	})
-	openClose := func(path string, up bool) func() {
+	// openClose is engram v's open of path (OpenVersion: v1.16.3's is engram's Open), then Up when
+	// up is set, then Close.
+	openClose := func(path string, v engram.Version, up bool) func() {
 		return func() {
-			db, err := engram.Open(path)
+			db, err := engram.OpenVersion(path, v)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -91,9 +93,9 @@ func BenchmarkOpen(b *testing.B) {
 			}
 		}
 	}
-	b.Run("engram-open", func(b *testing.B) { benchMedian(b, openClose(with, false)) })
-	b.Run("engram-open+up", func(b *testing.B) { benchMedian(b, openClose(with, true)) })
-	b.Run("engram-open/without-relsync", func(b *testing.B) { benchMedian(b, openClose(without, false)) })
+	b.Run("engram-open", func(b *testing.B) { benchMedian(b, openClose(with, engram.V1163, false)) })
+	b.Run("engram-open+up", func(b *testing.B) { benchMedian(b, openClose(with, engram.V1163, true)) })
+	b.Run("engram-open/without-relsync", func(b *testing.B) { benchMedian(b, openClose(without, engram.V1163, false)) })
 
 	v3Copy := func(src, name string) string {
 		dst := filepath.Join(dir, name)
@@ -106,25 +108,9 @@ func BenchmarkOpen(b *testing.B) {
 		return dst
 	}
 	withV3, withoutV3 := v3Copy(with, "with-v3.db"), v3Copy(without, "without-v3.db")
-	openCloseV3 := func(path string, up bool) func() {
-		return func() {
-			db, err := engram.OpenVersion(path, engram.V3)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if up {
-				if err := Up(ctx, db); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := db.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	b.Run("engram-v3-open", func(b *testing.B) { benchMedian(b, openCloseV3(withV3, false)) })
-	b.Run("engram-v3-open+up", func(b *testing.B) { benchMedian(b, openCloseV3(withV3, true)) })
-	b.Run("engram-v3-open/without-relsync", func(b *testing.B) { benchMedian(b, openCloseV3(withoutV3, false)) })
+	b.Run("engram-v3-open", func(b *testing.B) { benchMedian(b, openClose(withV3, engram.V3, false)) })
+	b.Run("engram-v3-open+up", func(b *testing.B) { benchMedian(b, openClose(withV3, engram.V3, true)) })
+	b.Run("engram-v3-open/without-relsync", func(b *testing.B) { benchMedian(b, openClose(withoutV3, engram.V3, false)) })
 }
 
 // benchMedian runs fn b.N times, timing each call, and reports their median.

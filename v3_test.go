@@ -19,16 +19,23 @@ func inboxState(w *world) string {
 	return s
 }
 
+// judgedUnenrolled is a relation judged in a project not enrolled yet, relsync installed: no row.
+func judgedUnenrolled(w *world, project string) string {
+	w.t.Helper()
+	w.session("s1", project)
+	a, b := w.obs("s1", ptr(project)), w.obs("s1", ptr(project))
+	w.up()
+	rel := w.pending(a, b)
+	w.judge(rel, verdict())
+	w.expectCount(rel, 0)
+	return rel
+}
+
 // A project named "inbox" enrolled before v3 reserved the name: relsync journals its relation (the
 // catch-up at enrollment writes it, not engram) and leaves the reserved state row as v3 set it.
 func TestV3InboxStateUntouched(t *testing.T) {
 	w := newWorld(t, engram.V3)
-	w.session("s1", "inbox")
-	a, b := w.obs("s1", ptr("inbox")), w.obs("s1", ptr("inbox"))
-	w.up()
-	rel := w.pending(a, b)
-	w.judge(rel, verdict()) // not enrolled: nothing journaled
-	w.expectCount(rel, 0)
+	rel := judgedUnenrolled(w, "inbox")
 	before := inboxState(w)
 	if before != "inbox 0 0 0" {
 		t.Fatalf("cloud:inbox before: %q", before)
@@ -49,11 +56,7 @@ func TestV3InboxStateUntouched(t *testing.T) {
 // relsync's rows take v3's default disposition, so v3's pusher sends them and acks them.
 func TestV3PushesRelsyncRows(t *testing.T) {
 	w := newWorld(t, engram.V3)
-	w.session("s1", "alpha")
-	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.up()
-	rel := w.pending(a, b)
-	w.judge(rel, verdict())
+	rel := judgedUnenrolled(w, "alpha")
 	w.enroll("alpha") // relsync's catch-up writes the relation's row
 	rows := w.rows(rel)
 	if len(rows) != 1 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -34,15 +35,11 @@ func repairCmd(ctx context.Context, path string, out io.Writer, f flags) error {
 
 func change(ctx context.Context, path string, out io.Writer, f flags, what string,
 	fn func(context.Context, dbHandle, ...relsync.Option) error) error {
-	db, err := openExisting(path, false)
+	db, in, err := inspected(ctx, path, func(path string) (*sql.DB, error) { return openExisting(path, false) })
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	in, err := relsync.Inspect(ctx, db)
-	if err != nil {
-		return explain(path, err)
-	}
 	switch {
 	case what == "repair" && in.Version == 0:
 		return fmt.Errorf("%s: relsync is not installed (relsync up installs it)", path)
@@ -141,15 +138,11 @@ func (r *reporter) finish() {
 
 // status prints where relsync stands, reading only (openForReading).
 func status(ctx context.Context, path string, out io.Writer, _ flags) error {
-	db, err := openForReading(path)
+	db, in, err := inspected(ctx, path, openForReading)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	in, err := relsync.Inspect(ctx, db)
-	if err != nil {
-		return explain(path, err)
-	}
 	switch {
 	case in.Version == 0:
 		if err := relsync.CheckEngram(ctx, db); err != nil {
@@ -179,15 +172,11 @@ func status(ctx context.Context, path string, out io.Writer, _ flags) error {
 // <version table exists: 1 or 0>",
 // and whether up would change anything (errNothing: exit 3 when not).
 func pending(ctx context.Context, path string, out io.Writer, _ flags) error {
-	db, err := openForReading(path)
+	db, in, err := inspected(ctx, path, openForReading)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	in, err := relsync.Inspect(ctx, db)
-	if err != nil {
-		return explain(path, err)
-	}
 	table := 0
 	if in.VersionTable {
 		table = 1
@@ -202,4 +191,18 @@ func pending(ctx context.Context, path string, out io.Writer, _ flags) error {
 		return errNothing
 	}
 	return nil
+}
+
+// inspected opens path with open and reads where relsync stands in it; the caller closes db.
+func inspected(ctx context.Context, path string, open func(string) (*sql.DB, error)) (*sql.DB, relsync.Inspection, error) {
+	db, err := open(path)
+	if err != nil {
+		return nil, relsync.Inspection{}, err
+	}
+	in, err := relsync.Inspect(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, relsync.Inspection{}, explain(path, err)
+	}
+	return db, in, nil
 }
