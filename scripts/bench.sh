@@ -60,6 +60,8 @@ table() {
         row("prepare " others[j] " with triggers", ms(t(n, p "relsync")), "without " ms(t(n, p "none")), ratio(t(n, p "relsync"), t(n, p "none")), "")
       }
       row("engram AddObservation", ms(t(n, "Capture/observation-save/relsync")), "without " ms(t(n, "Capture/observation-save/none")), ratio(t(n, "Capture/observation-save/relsync"), t(n, "Capture/observation-save/none")), "")
+      row("engram AddObservation: floor, a writing trigger on sync_mutations", ms(t(n, "Capture/observation-save/floor-journal-trigger")), "without " ms(t(n, "Capture/observation-save/none")), ratio(t(n, "Capture/observation-save/floor-journal-trigger"), t(n, "Capture/observation-save/none")), "")
+      row("engram cloud pull of one relation", ms(t(n, "Capture/cloud-pull/relsync")), "without " ms(t(n, "Capture/cloud-pull/none")), ratio(t(n, "Capture/cloud-pull/relsync"), t(n, "Capture/cloud-pull/none")), "≤ 3")
       b = "Backfill/"
       rs = get(n, b "relsync", "rows/s"); gs = get(n, b "go", "rows/s"); ls = get(n, b "limit", "rows/s")
       row("backfill rows/s: relsync vs limit", sprintf("%.0f", rs), sprintf("limit %.0f", ls), ratio(rs, ls), "≥ 0.5")
@@ -72,6 +74,7 @@ table() {
       row("Up on a current database (median)", ms(t(n, "Open/up-current")), "engram open " ms(t(n, "Open/engram-open")), ratio(t(n, "Open/up-current"), t(n, "Open/engram-open")), "< 1 ms")
       row("engram open + Up (median)", ms(t(n, "Open/engram-open+up")), "engram open " ms(t(n, "Open/engram-open")), ratio(t(n, "Open/engram-open+up"), t(n, "Open/engram-open")), "")
       row("engram open, relsync installed vs not", ms(t(n, "Open/engram-open")), "without " ms(t(n, "Open/engram-open/without-relsync")), ratio(t(n, "Open/engram-open"), t(n, "Open/engram-open/without-relsync")), "")
+      row("engram v3 open + Up vs v3 open without relsync", ms(t(n, "Open/engram-v3-open+up")), "without " ms(t(n, "Open/engram-v3-open/without-relsync")), ratio(t(n, "Open/engram-v3-open+up"), t(n, "Open/engram-v3-open/without-relsync")), "≤ 1.15")
       row("relsync.Verify", ms(t(n, "Verify/api")), "eligibility pass " ms(t(n, "Verify/eligibility-pass")), ratio(t(n, "Verify/api"), t(n, "Verify/eligibility-pass")), "< 2 s")
       sh = t(n, "Verify/shell-verify.sql"); shn = "sqlite3 < scripts/verify.sql"
       if (sh == "") { sh = t(n, "Verify/shell-coverage"); shn = "sqlite3 SELECT * FROM relsync_coverage" }
