@@ -15,6 +15,8 @@ import (
 //	relsync  relsync.Up on the database (Install, then Backfill's steps of about 50 ms, each
 //	         followed by a pause half as long: slower than one statement, by design;
 //	         BenchmarkBackfillBesideWriter has the one-statement figure beside it);
+//	relsync-one-statement  Install, then the backfill as one statement (what migration 6 runs
+//	         under the goose CLI): the trigger program's own speed, with no pause and no step;
 //	go       engram v1.17's relation backfill (collect the keys, then read, encode and journal
 //	         each relation through Go's journal path), internal/engram's BackfillRelations;
 //	limit    the same journal rows, computed beforehand into a table, copied into sync_mutations
@@ -42,6 +44,21 @@ func BenchmarkBackfill(b *testing.B) {
 		}, func(db *sql.DB) {
 			if got := benchRelationRows(b, db); got != n {
 				b.Fatalf("relsync journaled %d relations, want %d", got, n)
+			}
+		})
+	})
+
+	b.Run("relsync-one-statement", func(b *testing.B) {
+		benchEachCopy(b, plain, n, nil, func(db *sql.DB) {
+			if err := Install(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO relsync_backfill_range (size) VALUES (NULL)`); err != nil {
+				b.Fatal(err)
+			}
+		}, func(db *sql.DB) {
+			if got := benchRelationRows(b, db); got != n {
+				b.Fatalf("relsync's statement journaled %d relations, want %d", got, n)
 			}
 		})
 	})

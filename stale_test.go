@@ -108,3 +108,28 @@ func TestVerifyCountsStaleRows(t *testing.T) {
 		t.Errorf("Verify after Up: %+v", rep)
 	}
 }
+
+// A relation whose latest state came from the cloud (a remote apply after our own row) is not
+// outdated in the cloud: Verify counts it current and a repair journals nothing for it. A local
+// change made afterwards while it is not eligible is outdated again.
+func TestRemoteStateIsNotStale(t *testing.T) {
+	eachVersion(t, func(t *testing.T, w *world) {
+		rel, _, _ := judgedEnrolled(w)
+		change := w.remoteOf(rel)
+		change.Relation, change.UpdatedAt = "supersedes", "2020-01-02 03:04:05"
+		w.apply(change, engram.CloudPull)
+		w.expectCount(rel, 1)
+		if rep := w.verify(); !rep.OK() || rep.Projects[0].Stale != 0 || rep.Projects[0].Journaled != 1 {
+			t.Fatalf("Verify after a remote change: %+v", rep)
+		}
+		w.must(Repair(w.ctx, w.db()))
+		w.expectCount(rel, 1)
+
+		// Changed locally while its project is not enrolled: outdated once enrolled again.
+		w.exec(`DELETE FROM sync_enrolled_projects WHERE project = 'alpha'`)
+		rejudge(w, rel)
+		w.expectCount(rel, 1)
+		w.enroll("alpha")
+		w.expectRows(rel, 2)
+	})
+}

@@ -86,6 +86,14 @@ DELETE FROM relsync_db_version WHERE version_id BETWEEN 1 AND 4;
 CREATE TABLE IF NOT EXISTS relsync_remote (entity_key TEXT PRIMARY KEY) WITHOUT ROWID;
 -- +goose StatementEnd
 
+-- The updated_at of each relation's latest remote apply (cloud pull, import, deferred replay): a
+-- relation whose state came from the cloud is not outdated in the cloud, whatever its last local
+-- row says.
+-- +goose StatementBegin
+-- relsync:view
+CREATE TABLE IF NOT EXISTS relsync_remote_stamp (entity_key TEXT PRIMARY KEY, updated_at TEXT) WITHOUT ROWID;
+-- +goose StatementEnd
+
 -- Relation rows relsync wrote before one of their observations had its own journal row: when
 -- engram writes that row, the relation row moves behind it (relsync_order_ai).
 CREATE TABLE IF NOT EXISTS relsync_reorder (
@@ -131,23 +139,25 @@ WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
   AND EXISTS (SELECT 1 FROM observations AS t WHERE t.sync_id = r.target_id AND t.deleted_at IS NULL);
 -- +goose StatementEnd
 
--- Each eligible relation and what its latest local journal row says of it: NULL when it has none,
--- 'current' when that row carries the relation as it is now (the same project column, and in its
--- payload the same updated_at, verdict, status and confidence, compared as JSON values), 'stale'
--- when the relation changed while it was not eligible (unenrolled, an observation soft-deleted)
--- or a rename moved its project since. (A reason rewritten within the same second as the row,
--- keeping those five, is not told apart; a text column holding invalid UTF-8 reads as stale.)
+-- Each eligible relation and what its latest local journal row says of it: NULL when it has none;
+-- 'current' when that row carries the relation as it is now, or the relation's state came from the
+-- cloud (relsync_remote_stamp), with the same project column either way; 'stale' when it changed
+-- while not eligible (unenrolled, an observation soft-deleted) or a rename moved its project since.
+-- "Carries": the payload holds the relation's updated_at, verdict and status as Go writes them.
+-- Each is found as its key and JSON-quoted value (a key's quotes never occur unescaped inside a
+-- JSON string), by instr, which reads no JSON: every local write stamps updated_at anew, and the
+-- verdict and status tell apart changes made within one second. (A change of reason or confidence
+-- alone within the same second as the row is not seen; a value Go escapes otherwise than SQLite,
+-- `<>&` or invalid UTF-8, reads as stale, and costs one row more.)
 -- +goose StatementBegin
 -- relsync:view
 CREATE VIEW relsync_relation_state AS
 SELECT e.relation_id, e.entity_key, e.project,
-  (SELECT CASE WHEN json_valid(m.payload)
-      AND json_extract(m.payload, '$.updated_at') IS CAST(r.updated_at AS TEXT)
-      AND m.project IS e.project
-      AND json_extract(m.payload, '$.relation') IS CAST(r.relation AS TEXT)
-      AND json_extract(m.payload, '$.judgment_status') IS CAST(r.judgment_status AS TEXT)
-      AND json_extract(m.payload, '$.confidence') IS CASE WHEN typeof(r.confidence) IN ('real', 'integer')
-        AND abs(r.confidence) <= 1.7976931348623157e308 THEN CAST(r.confidence AS REAL) END
+  (SELECT CASE WHEN m.project IS e.project
+      AND ((instr(m.payload, '"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}') > 0
+            AND instr(m.payload, '"relation":' || json_quote(CAST(r.relation AS TEXT)) || ',') > 0
+            AND instr(m.payload, '"judgment_status":' || json_quote(CAST(r.judgment_status AS TEXT)) || ',') > 0)
+        OR (SELECT updated_at FROM relsync_remote_stamp AS rs WHERE rs.entity_key = e.entity_key) IS CAST(r.updated_at AS TEXT))
     THEN 'current' ELSE 'stale' END
    FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key ORDER BY m.seq DESC LIMIT 1) AS journal
 FROM relsync_relation_eligible AS e JOIN memory_relations AS r ON r.id = e.relation_id;
@@ -301,7 +311,9 @@ BEGIN
   SELECT relation_id, project FROM relsync_relation_unjournaled
   WHERE relation_id >= (SELECT next_id FROM relsync_backfill)
     AND relation_id < ifnull((SELECT next_id FROM relsync_backfill) + NEW.size, 9223372036854775807)
-    AND entity_key NOT IN (SELECT entity_key FROM relsync_remote) ORDER BY relation_id;
+    AND (entity_key NOT IN (SELECT entity_key FROM relsync_remote)
+         OR EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = relsync_relation_unjournaled.entity_key))
+  ORDER BY relation_id;
   UPDATE relsync_backfill SET next_id = CASE WHEN NEW.size IS NULL
     OR NOT EXISTS (SELECT 1 FROM memory_relations WHERE id >= next_id + NEW.size) THEN NULL ELSE next_id + NEW.size END;
 END;
@@ -313,7 +325,8 @@ END;
 -- formats elsewhere, `2026-10-01 12:00:00.123456789`) counts as local too, so that a path adopting
 -- it cannot stop journaling silently. A remote apply (cloud pull, import, deferred replay) carries
 -- the origin's older stamp and is never journaled, so the cloud's echo of our own rows cannot
--- loop; a relation that arrives that way without a local row is remembered in relsync_remote.
+-- loop; a relation that arrives that way without a local row is remembered in relsync_remote, and
+-- every remote apply's stamp in relsync_remote_stamp.
 CREATE VIEW relsync_relation_write (relation_id, entity_key, updated_at) AS SELECT NULL, NULL, NULL WHERE 0;
 
 -- +goose StatementBegin
@@ -327,6 +340,10 @@ BEGIN
     SELECT NEW.entity_key WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
       AND NOT EXISTS (SELECT 1 FROM relsync_remote WHERE entity_key = NEW.entity_key)
       AND NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key);
+  INSERT INTO relsync_remote_stamp (entity_key, updated_at)
+    SELECT NEW.entity_key, CAST(NEW.updated_at AS TEXT)
+    WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
+    ON CONFLICT (entity_key) DO UPDATE SET updated_at = excluded.updated_at;
 END;
 -- +goose StatementEnd
 
@@ -431,13 +448,15 @@ END;
 
 -- What Verify (Go) and scripts/verify.sql report: each eligible relation, what its latest local
 -- row says of it (relsync_relation_state), and whether it arrived from the cloud without one (then
--- it is not missing).
+-- it is not missing). MATERIALIZED: each relation's state is read once, however often the
+-- counts below use it (a view flattened into them would run the state's subquery per use).
 -- +goose StatementBegin
 -- relsync:view
 CREATE VIEW relsync_relation_coverage AS
+WITH s AS MATERIALIZED (SELECT project, entity_key, journal FROM relsync_relation_state)
 SELECT s.project, s.entity_key, s.journal,
   s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = s.entity_key) AS from_cloud
-FROM relsync_relation_state AS s;
+FROM s;
 -- +goose StatementEnd
 
 -- Per enrolled project: relations that belong in the journal, how many have a current row, how
@@ -533,4 +552,5 @@ DROP VIEW IF EXISTS relsync_relation_state;
 DROP VIEW IF EXISTS relsync_relation_eligible;
 DROP VIEW IF EXISTS relsync_local_row;
 DROP TABLE IF EXISTS relsync_reorder;
+DROP TABLE IF EXISTS relsync_remote_stamp;
 DROP TABLE IF EXISTS relsync_remote;

@@ -15,6 +15,9 @@ CREATE TABLE relsync_objects (name TEXT PRIMARY KEY, type TEXT NOT NULL, sql TEX
 -- table relsync_remote
 CREATE TABLE relsync_remote (entity_key TEXT PRIMARY KEY) WITHOUT ROWID;
 
+-- table relsync_remote_stamp
+CREATE TABLE relsync_remote_stamp (entity_key TEXT PRIMARY KEY, updated_at TEXT) WITHOUT ROWID;
+
 -- table relsync_reorder
 CREATE TABLE relsync_reorder (
   observation TEXT NOT NULL,
@@ -29,7 +32,9 @@ BEGIN
   SELECT relation_id, project FROM relsync_relation_unjournaled
   WHERE relation_id >= (SELECT next_id FROM relsync_backfill)
     AND relation_id < ifnull((SELECT next_id FROM relsync_backfill) + NEW.size, 9223372036854775807)
-    AND entity_key NOT IN (SELECT entity_key FROM relsync_remote) ORDER BY relation_id;
+    AND (entity_key NOT IN (SELECT entity_key FROM relsync_remote)
+         OR EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = relsync_relation_unjournaled.entity_key))
+  ORDER BY relation_id;
   UPDATE relsync_backfill SET next_id = CASE WHEN NEW.size IS NULL
     OR NOT EXISTS (SELECT 1 FROM memory_relations WHERE id >= next_id + NEW.size) THEN NULL ELSE next_id + NEW.size END;
 END;
@@ -188,6 +193,10 @@ BEGIN
     SELECT NEW.entity_key WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
       AND NOT EXISTS (SELECT 1 FROM relsync_remote WHERE entity_key = NEW.entity_key)
       AND NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key);
+  INSERT INTO relsync_remote_stamp (entity_key, updated_at)
+    SELECT NEW.entity_key, CAST(NEW.updated_at AS TEXT)
+    WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
+    ON CONFLICT (entity_key) DO UPDATE SET updated_at = excluded.updated_at;
 END;
 
 -- trigger relsync_session_au
@@ -239,9 +248,10 @@ CREATE VIEW relsync_outbox_row (entity_key, project, payload) AS SELECT NULL, NU
 
 -- view relsync_relation_coverage
 CREATE VIEW relsync_relation_coverage AS
+WITH s AS MATERIALIZED (SELECT project, entity_key, journal FROM relsync_relation_state)
 SELECT s.project, s.entity_key, s.journal,
   s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = s.entity_key) AS from_cloud
-FROM relsync_relation_state AS s;
+FROM s;
 
 -- view relsync_relation_eligible
 CREATE VIEW relsync_relation_eligible AS
@@ -268,13 +278,11 @@ FROM relsync_relation_coverage WHERE journal IS NULL AND NOT from_cloud;
 -- view relsync_relation_state
 CREATE VIEW relsync_relation_state AS
 SELECT e.relation_id, e.entity_key, e.project,
-  (SELECT CASE WHEN json_valid(m.payload)
-      AND json_extract(m.payload, '$.updated_at') IS CAST(r.updated_at AS TEXT)
-      AND m.project IS e.project
-      AND json_extract(m.payload, '$.relation') IS CAST(r.relation AS TEXT)
-      AND json_extract(m.payload, '$.judgment_status') IS CAST(r.judgment_status AS TEXT)
-      AND json_extract(m.payload, '$.confidence') IS CASE WHEN typeof(r.confidence) IN ('real', 'integer')
-        AND abs(r.confidence) <= 1.7976931348623157e308 THEN CAST(r.confidence AS REAL) END
+  (SELECT CASE WHEN m.project IS e.project
+      AND ((instr(m.payload, '"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}') > 0
+            AND instr(m.payload, '"relation":' || json_quote(CAST(r.relation AS TEXT)) || ',') > 0
+            AND instr(m.payload, '"judgment_status":' || json_quote(CAST(r.judgment_status AS TEXT)) || ',') > 0)
+        OR (SELECT updated_at FROM relsync_remote_stamp AS rs WHERE rs.entity_key = e.entity_key) IS CAST(r.updated_at AS TEXT))
     THEN 'current' ELSE 'stale' END
    FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key ORDER BY m.seq DESC LIMIT 1) AS journal
 FROM relsync_relation_eligible AS e JOIN memory_relations AS r ON r.id = e.relation_id;
