@@ -334,7 +334,7 @@ func TestReadOnlyDirectory(t *testing.T) {
 					t.Fatal(err)
 				}
 				db.Close()
-				giveToChild(t, path+lockSuffix)
+				giveToChild(t, path+LockFileSuffix)
 			}
 			giveToChild(t, path) // the file is writable, the directory is not
 			chmod(t, dir, 0o555)
@@ -345,7 +345,7 @@ func TestReadOnlyDirectory(t *testing.T) {
 			}
 			switch {
 			case res.ReadOnly:
-			case tc.permissionIsClear && res.Permission && strings.Contains(res.Err, lockSuffix):
+			case tc.permissionIsClear && res.Permission && strings.Contains(res.Err, LockFileSuffix):
 			default:
 				t.Fatalf("Up in a read-only directory: %q, want ErrReadOnly", res.Err)
 			}

@@ -49,7 +49,7 @@ func unchanged(t *testing.T, dir string, fn func()) {
 		}
 	}
 	for name := range after {
-		if _, ok := before[name]; !ok && !strings.HasSuffix(name, lockSuffix) {
+		if _, ok := before[name]; !ok && !strings.HasSuffix(name, LockFileSuffix) {
 			t.Errorf("%s appeared", name)
 		}
 	}

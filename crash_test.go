@@ -90,7 +90,7 @@ func crashTrial(t *testing.T, dir, golden string, n, eligible int, whole time.Du
 		case !victim.killed():
 			stage = "none: Up had returned"
 			checkUpSucceeded(t, victim)
-		case !exists(path + lockSuffix):
+		case !exists(path + LockFileSuffix):
 			stage = "before Up took the lock"
 			crashCheckAfterKill(t, path, eligible)
 		default:

@@ -255,3 +255,35 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 		})
 	}
 }
+
+// Engram calls Up at every open, while its other processes write: on a current database Up must
+// not need the write lock. Another connection holds it (BEGIN IMMEDIATE) and engram's connection
+// waits for no one (busy_timeout 0), so any write attempt of Up would fail at once.
+func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
+	w := newWorld(t, engram.V1163)
+	a, b := enrolledPair(w) // relsync installed
+	w.semantic(a, b, semVerdict("related"))
+
+	holder, err := openPlain(t, w.path).Conn(w.ctx)
+	w.must(err)
+	defer holder.Close()
+	_, err = holder.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
+	w.must(err)
+	defer holder.ExecContext(context.Background(), `ROLLBACK`)
+
+	_, err = w.db().Exec(`PRAGMA busy_timeout = 0`)
+	w.must(err)
+	// The lock is really held: a write transaction on engram's connection is refused.
+	if _, err := w.db().Exec(`BEGIN IMMEDIATE`); !isBusy(err) {
+		if err == nil {
+			w.db().Exec(`ROLLBACK`)
+		}
+		t.Fatalf("BEGIN IMMEDIATE while another connection holds the write lock: %v, want SQLITE_BUSY", err)
+	}
+	if err := Up(w.ctx, w.db()); err != nil {
+		t.Fatalf("Up on a current database while another connection writes: %v", err)
+	}
+	if _, err := Verify(w.ctx, w.db()); err != nil {
+		t.Fatalf("Verify while another connection writes: %v", err)
+	}
+}

@@ -9,11 +9,11 @@ import (
 	"github.com/gofrs/flock"
 )
 
-// lockSuffix names the file beside the database that serializes relsync's installs across
-// processes. goose has no SQLite locker; a lock inside the database would need one of the host's
+// LockFileSuffix names the file beside the database (engram.db.relsync-lock) that serializes
+// relsync's installs across processes. goose has no SQLite locker; a lock inside the database would need one of the host's
 // connections (a deadlock when the host allows one) and a lease that a crashed holder leaves
 // behind. An OS file lock is released by the kernel when its holder dies.
-const lockSuffix = ".relsync-lock"
+const LockFileSuffix = ".relsync-lock"
 
 // withInstallLock runs fn while this process holds relsync's install lock for db's file. An
 // in-memory database has no file to share, so it needs none.
@@ -25,7 +25,7 @@ func withInstallLock(ctx context.Context, db *sql.DB, fn func() error) error {
 	if file == "" {
 		return fn()
 	}
-	lock := flock.New(file + lockSuffix)
+	lock := flock.New(file + LockFileSuffix)
 	ok, err := lock.TryLockContext(ctx, 10*time.Millisecond)
 	if err != nil {
 		return fmt.Errorf("relsync: cannot lock %s: %w", lock.Path(), err)

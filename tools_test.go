@@ -284,14 +284,14 @@ func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
 func TestGooseScriptWaitsForRelsyncLock(t *testing.T) {
 	needTool(t, "flock")
 	w := newWorld(t, engram.V1163)
-	lock := flock.New(w.path + lockSuffix)
+	lock := flock.New(w.path + LockFileSuffix)
 	if err := lock.Lock(); err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Unlock()
 	env := []string{"RELSYNC_LOCK_WAIT=1"}
 	r := gooseScriptEnv(t, env, "--no-backup", w.path, "up")
-	expectOutput(t, "goose.sh up while relsync's lock is held", r, 1, "another process holds "+w.path+lockSuffix)
+	expectOutput(t, "goose.sh up while relsync's lock is held", r, 1, "another process holds "+w.path+LockFileSuffix)
 	if v := w.version(); v != 0 {
 		t.Fatalf("goose migrated to %d while the lock was held", v)
 	}

@@ -103,7 +103,7 @@ export RELSYNC_BENCH_CACHE=$cache
 # One test binary for the whole run, so that every figure measures the same migrations (they are
 # embedded at build time) even if the files change meanwhile.
 migrations=$(cat migrations/*.sql | sha256sum | cut -c1-12)
-go test -c -o "$cache/relsync-bench.test" .
+go test -c -o "$cache/relsync-bench.test" ./bench
 tests() { "$cache/relsync-bench.test" "$@"; }
 
 # The fixture is what the figures claim (and the SQLite version the driver bundles).

@@ -1,9 +1,11 @@
-package relsync
+package bench
 
 import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync"
 )
 
 // BenchmarkCompileParts: what each part of relsync's program adds to compiling engram's judge
@@ -48,7 +50,7 @@ func BenchmarkCompileParts(b *testing.B) {
 		for _, e := range v.edits {
 			switch e[0] {
 			case "down":
-				if err := Down(ctx, db); err != nil {
+				if err := relsync.Down(ctx, db); err != nil {
 					b.Fatal(err)
 				}
 			case "exec":

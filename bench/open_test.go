@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"context"
@@ -6,40 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 )
-
-// Engram calls Up at every open, while its other processes write: on a current database Up must
-// not need the write lock. Another connection holds it (BEGIN IMMEDIATE) and engram's connection
-// waits for no one (busy_timeout 0), so any write attempt of Up would fail at once.
-func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
-	w := newWorld(t, engram.V1163)
-	a, b := enrolledPair(w) // relsync installed
-	w.semantic(a, b, semVerdict("related"))
-
-	holder, err := openPlain(t, w.path).Conn(w.ctx)
-	w.must(err)
-	defer holder.Close()
-	_, err = holder.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
-	w.must(err)
-	defer holder.ExecContext(context.Background(), `ROLLBACK`)
-
-	_, err = w.db().Exec(`PRAGMA busy_timeout = 0`)
-	w.must(err)
-	// The lock is really held: a write transaction on engram's connection is refused.
-	if _, err := w.db().Exec(`BEGIN IMMEDIATE`); !isBusy(err) {
-		if err == nil {
-			w.db().Exec(`ROLLBACK`)
-		}
-		t.Fatalf("BEGIN IMMEDIATE while another connection holds the write lock: %v, want SQLITE_BUSY", err)
-	}
-	if err := Up(w.ctx, w.db()); err != nil {
-		t.Fatalf("Up on a current database while another connection writes: %v", err)
-	}
-	if _, err := Verify(w.ctx, w.db()); err != nil {
-		t.Fatalf("Verify while another connection writes: %v", err)
-	}
-}
 
 // BenchmarkOpen is what relsync adds to every engram open, on a database of n relations with
 // relsync installed and current:
@@ -50,7 +19,7 @@ func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
 //	                 CREATE … IF NOT EXISTS pass and the journal fix-up, the baseline;
 //	engram-open+up   both, as engram would run them;
 //	engram-open/without-relsync  engram's open of the same data after relsync.Down: what
-//	                 relsync's objects cost an open that never calls Up (SQLite parses the whole
+//	                 relsync's objects cost an open that never calls relsync.Up (SQLite parses the whole
 //	                 schema at a connection's first statement).
 //	engram-v3-open, -open+up, -open/without-relsync  the same as engram v3 opens the file:
 //	                 its migrate() pass at every open (an UPDATE of observations' sync_id and of
@@ -66,16 +35,16 @@ func BenchmarkOpen(b *testing.B) {
 	b.Run("up-current", func(b *testing.B) {
 		db := benchOpenEngram(b, with)
 		defer db.Close()
-		if err := Up(ctx, db); err != nil { // warm: the schema is read once per connection
+		if err := relsync.Up(ctx, db); err != nil { // warm: the schema is read once per connection
 			b.Fatal(err)
 		}
 		benchMedian(b, func() {
-			if err := Up(ctx, db); err != nil {
+			if err := relsync.Up(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 		})
 	})
-	// openClose is engram v's open of path (OpenVersion: v1.16.3's is engram's Open), then Up when
+	// openClose is engram v's open of path (OpenVersion: v1.16.3's is engram's Open), then relsync.Up when
 	// up is set, then Close.
 	openClose := func(path string, v engram.Version, up bool) func() {
 		return func() {
@@ -84,7 +53,7 @@ func BenchmarkOpen(b *testing.B) {
 				b.Fatal(err)
 			}
 			if up {
-				if err := Up(ctx, db); err != nil {
+				if err := relsync.Up(ctx, db); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 )
 
@@ -58,7 +59,7 @@ func BenchmarkLargeText(b *testing.B) {
 			b.Fatal(err)
 		}
 		if withRelsync {
-			if err := Up(ctx, db); err != nil {
+			if err := relsync.Up(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 )
 
@@ -35,7 +36,7 @@ func TestBenchFixtureIsWhatTheBenchmarksClaim(t *testing.T) {
 
 	db := benchOpenEngram(t, path)
 	defer db.Close()
-	if err := Up(ctx, db); err != nil {
+	if err := relsync.Up(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	// The journal first, then Go's reading of each relation: engram's db has one connection.

@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 // Engram's statements that write relations and the journal, as internal/engram runs them (each
 // through tx.Exec with arguments, so prepared anew every time). They are copied here because
-// internal/engram keeps them unexported; the fixture check (bench_fixture_check_test.go) and the
+// internal/engram keeps them unexported; the fixture check (fixture_check_test.go) and the
 // path tests exercise the originals.
 const (
 	benchJudgeUpdate = `

@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 )
 
@@ -17,8 +18,8 @@ import (
 // _txlock=immediate, busy_timeout 5000, a write retried after 10/25/50/100/200 ms when SQLite says
 // busy, a write every 20 ms), each contender on its own copy of the same file:
 //
-//	steps       relsync.Up: Install, then Backfill's short transactions;
-//	one-statement  Install, then the whole backfill as one statement (what migration 6 does for the
+//	steps       relsync.Up: relsync.Install, then Backfill's short transactions;
+//	one-statement  relsync.Install, then the whole backfill as one statement (what migration 6 does for the
 //	            goose CLI, and what the baseline migration did before the backfill had steps).
 //
 // It reports rows/s, failed-writes (the writer gave up: SQLite's busy error after its retries),
@@ -35,25 +36,21 @@ func BenchmarkBackfillBesideWriter(b *testing.B) {
 	}{
 		{"steps", func(db *sql.DB) time.Duration {
 			var longest time.Duration
-			if err := Up(ctx, db, WithProgress(func(p Progress) { longest = p.Longest })); err != nil {
+			if err := relsync.Up(ctx, db, relsync.WithProgress(func(p relsync.Progress) { longest = p.Longest })); err != nil {
 				b.Fatal(err)
 			}
 			return longest
 		}},
 		{"one-statement", func(db *sql.DB) time.Duration {
-			if err := Install(ctx, db); err != nil {
-				b.Fatal(err)
-			}
-			rest, err := section("backfill")
-			if err != nil {
+			if err := relsync.Install(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 			start := time.Now()
-			if _, err := db.Exec(rest); err != nil {
+			if _, err := db.Exec(benchBackfillAll); err != nil {
 				b.Fatal(err)
 			}
 			longest := time.Since(start)
-			if err := finish(ctx, db); err != nil {
+			if err := relsync.Up(ctx, db); err != nil { // applies migration 6, which finds nothing left
 				b.Fatal(err)
 			}
 			return longest
@@ -88,7 +85,9 @@ func BenchmarkBackfillBesideWriter(b *testing.B) {
 
 // benchPathOf is the main file of db.
 func benchPathOf(b *testing.B, db *sql.DB) string {
-	path, err := mainFile(context.Background(), db)
+	var seq int
+	var name, path string
+	err := db.QueryRow(`SELECT seq, name, file FROM pragma_database_list WHERE name = 'main'`).Scan(&seq, &name, &path)
 	if err != nil || path == "" {
 		b.Fatalf("no file behind the database (%v)", err)
 	}
@@ -157,7 +156,7 @@ func benchV3Write(db *sql.DB, i int) error {
 			}
 			return tx.Commit()
 		}()
-		if err == nil || !isBusy(err) || pause < 0 {
+		if err == nil || !benchIsBusy(err) || pause < 0 {
 			return err
 		}
 		time.Sleep(pause * time.Millisecond)

@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"context"
@@ -6,23 +6,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 )
 
 // BenchmarkBackfill journals the n eligible relations of a database that has none journaled, each
 // contender on its own copy of the same file:
 //
-//	relsync  relsync.Up on the database (Install, then Backfill's steps of about 50 ms, each
+//	relsync  relsync.Up on the database (relsync.Install, then Backfill's steps of about 50 ms, each
 //	         followed by a pause half as long: slower than one statement, by design;
 //	         BenchmarkBackfillBesideWriter has the one-statement figure beside it);
-//	relsync-one-statement  Install, then the backfill as one statement (what migration 6 runs
+//	relsync-one-statement  relsync.Install, then the backfill as one statement (what migration 6 runs
 //	         under the goose CLI): the trigger program's own speed, with no pause and no step;
 //	go       engram v1.17's relation backfill (collect the keys, then read, encode and journal
 //	         each relation through Go's journal path), internal/engram's BackfillRelations;
 //	limit    the same journal rows, computed beforehand into a table, copied into sync_mutations
 //	         (with engram's indexes) by one INSERT … SELECT on the same driver: what writing the
 //	         rows costs, with nothing left to compute;
-//	rerun    relsync.Up after Down on a database where every relation is journaled: the backfill
+//	rerun    relsync.Up after relsync.Down on a database where every relation is journaled: the backfill
 //	         finds nothing to write, the price of the pass itself;
 //	derive-eligibility  what relsync computes per row to decide, read without writing anything:
 //	         which relations belong in the journal (one pass over relsync_relation_eligible). The
@@ -38,7 +39,7 @@ func BenchmarkBackfill(b *testing.B) {
 
 	b.Run("relsync", func(b *testing.B) {
 		benchEachCopy(b, plain, n, nil, func(db *sql.DB) {
-			if err := Up(ctx, db); err != nil {
+			if err := relsync.Up(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 		}, func(db *sql.DB) {
@@ -50,10 +51,10 @@ func BenchmarkBackfill(b *testing.B) {
 
 	b.Run("relsync-one-statement", func(b *testing.B) {
 		benchEachCopy(b, plain, n, nil, func(db *sql.DB) {
-			if err := Install(ctx, db); err != nil {
+			if err := relsync.Install(ctx, db); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := db.ExecContext(ctx, `INSERT INTO relsync_backfill_range (size) VALUES (NULL)`); err != nil {
+			if _, err := db.ExecContext(ctx, benchBackfillAll); err != nil {
 				b.Fatal(err)
 			}
 		}, func(db *sql.DB) {
@@ -125,7 +126,7 @@ func BenchmarkBackfill(b *testing.B) {
 	b.Run("rerun", func(b *testing.B) {
 		installed := fx.installed(b)
 		prepare := func(db *sql.DB) {
-			if err := Down(ctx, db); err != nil {
+			if err := relsync.Down(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
@@ -133,7 +134,7 @@ func BenchmarkBackfill(b *testing.B) {
 			}
 		}
 		benchEachCopy(b, installed, n, prepare, func(db *sql.DB) {
-			if err := Up(ctx, db); err != nil {
+			if err := relsync.Up(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 		}, func(db *sql.DB) {

@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync"
 )
 
 // benchVerifyScript is the sqlite3 shell's check, relative to the package directory.
@@ -26,10 +28,10 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("api", func(b *testing.B) {
 		db := benchOpenEngram(b, path)
 		defer db.Close()
-		var rep Report
+		var rep relsync.Report
 		benchMedian(b, func() {
 			var err error
-			if rep, err = Verify(ctx, db); err != nil {
+			if rep, err = relsync.Verify(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -39,11 +41,11 @@ func BenchmarkVerify(b *testing.B) {
 			missing += p.Missing
 		}
 		if eligible != n || missing != 0 {
-			b.Fatalf("Verify counted %d eligible and %d missing, want %d and 0", eligible, missing, n)
+			b.Fatalf("relsync.Verify counted %d eligible and %d missing, want %d and 0", eligible, missing, n)
 		}
 	})
 
-	// The floor of any Verify that counts anew: one pass deriving which relations belong in the
+	// The floor of any relsync.Verify that counts anew: one pass deriving which relations belong in the
 	// journal (docs/engram.md §6), nothing else.
 	b.Run("eligibility-pass", func(b *testing.B) {
 		db := benchOpenEngram(b, path)

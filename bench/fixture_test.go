@@ -1,4 +1,4 @@
-package relsync
+package bench
 
 import (
 	"database/sql"

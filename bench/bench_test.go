@@ -1,7 +1,7 @@
-package relsync
+package bench
 
 // Shared pieces of relsync's benchmarks: the size N, the fixture databases, and the
-// measuring helpers. The benchmarks themselves are in bench_*_test.go; scripts/bench.sh runs them at
+// measuring helpers. The benchmarks themselves are in the other files of this folder; scripts/bench.sh runs them at
 // 10k, 100k and 1M relations and prints the table of BENCHMARKS.md.
 
 import (
@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,7 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"modernc.org/sqlite"
 )
 
 // benchN is the number of eligible relations in the benchmark databases: RELSYNC_BENCH_N, or a
@@ -78,7 +81,7 @@ func (f *benchFixtures) installed(b *testing.B) string {
 	return f.cached(b, fmt.Sprintf("installed-%s-%s-%d.db", benchFixtureVersion, benchMigrationsHash(b), f.n), func(path string) {
 		benchCopyFile(b, src, path)
 		db := benchOpenEngram(b, path)
-		if err := Up(context.Background(), db); err != nil {
+		if err := relsync.Up(context.Background(), db); err != nil {
 			b.Fatal(err)
 		}
 		benchCloseCheckpointed(b, db)
@@ -111,7 +114,7 @@ func benchWithAndWithout(b *testing.B, dir string) (with, without string) {
 	without = filepath.Join(dir, "without.db")
 	benchCopyFile(b, installed, without)
 	db := benchOpenEngram(b, without)
-	if err := Down(context.Background(), db); err != nil {
+	if err := relsync.Down(context.Background(), db); err != nil {
 		b.Fatal(err)
 	}
 	benchCloseCheckpointed(b, db)
@@ -149,7 +152,7 @@ func benchCopyFile(b testing.TB, src, dst string) {
 
 // benchRemoveDB removes a database file with its WAL, shared-memory and lock files.
 func benchRemoveDB(path string) {
-	for _, suffix := range []string{"", "-wal", "-shm", lockSuffix} {
+	for _, suffix := range []string{"", "-wal", "-shm", relsync.LockFileSuffix} {
 		os.Remove(path + suffix)
 	}
 }
@@ -185,9 +188,9 @@ var (
 func benchMigrationsHash(tb testing.TB) string {
 	benchHashOnce.Do(func() {
 		h := sha256.New()
-		fs.WalkDir(Migrations(), ".", func(path string, d fs.DirEntry, err error) error {
+		fs.WalkDir(relsync.Migrations(), ".", func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
-				body, _ := fs.ReadFile(Migrations(), path)
+				body, _ := fs.ReadFile(relsync.Migrations(), path)
 				fmt.Fprintf(h, "%s\n%d\n", path, len(body))
 				h.Write(body)
 			}
@@ -308,4 +311,15 @@ func (d benchDurations) reportMedian(b *testing.B, unit string) {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	b.ReportMetric(float64(s[len(s)/2].Nanoseconds()), unit)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// benchBackfillAll is the backfill as one statement: what migration 6 runs under the goose CLI.
+const benchBackfillAll = `INSERT INTO relsync_backfill_range (size) VALUES (NULL)`
+
+// benchIsBusy reports SQLITE_BUSY and SQLITE_LOCKED (with their extended codes).
+func benchIsBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code()&0xff == 5 || e.Code()&0xff == 6)
 }
