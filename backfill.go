@@ -10,10 +10,6 @@ import (
 	"time"
 )
 
-// ErrNotInstalled is returned by Backfill and Repair on a database where relsync is not installed:
-// Install (or Up) comes first.
-var ErrNotInstalled = errors.New("relsync: not installed in this database (run Up or Install first)")
-
 // Progress is where a backfill stands, handed to the callback of WithProgress after each step.
 type Progress struct {
 	Done    int64         // relations passed (journaled when they belong in the journal, skipped otherwise)

@@ -5,7 +5,8 @@ import (
 	"fmt"
 )
 
-// The errors relsync returns for input it refuses; each leaves the database as it was.
+// The errors relsync returns for input it refuses (each leaves the database as it was), and the
+// SQLite result codes it reads to choose them.
 
 // ErrNotDatabase is returned for a file that SQLite cannot read as a database.
 var ErrNotDatabase = errors.New("relsync: not an SQLite database")
@@ -16,6 +17,10 @@ var ErrNotEngram = errors.New("relsync: not an engram database")
 
 // ErrReadOnly is returned when relsync has something to install but cannot write the file.
 var ErrReadOnly = errors.New("relsync: the database is read-only")
+
+// ErrNotInstalled is returned by Backfill and Repair on a database where relsync is not installed:
+// Install (or Up) comes first.
+var ErrNotInstalled = errors.New("relsync: not installed in this database (run Up or Install first)")
 
 // ErrNewerDatabase is returned when the database carries relsync migrations this build does not
 // know: a newer relsync installed them, and this one must not run its older SQL over them.
