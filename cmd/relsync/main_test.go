@@ -209,3 +209,14 @@ func TestCommandDoesNotLinkTheReplica(t *testing.T) {
 		}
 	}
 }
+
+// A report whose only problem is a stale row says so on its last line, with the command that fixes it.
+func TestVerifyLastLineNamesStaleRows(t *testing.T) {
+	var out bytes.Buffer
+	printReport(&out, relsync.Report{Version: 6, Latest: 6,
+		Projects: []relsync.ProjectCoverage{{Project: "alpha", Eligible: 2, Journaled: 1, Stale: 1}}}, "engram.db")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; last != "NOT OK: 1 relation(s) whose latest journal row is outdated. Fix: relsync repair engram.db" {
+		t.Fatalf("last line %q", last)
+	}
+}

@@ -87,7 +87,7 @@ func printReport(out io.Writer, rep relsync.Report, path string) {
 		problems = append(problems, fmt.Sprintf("relsync is at version %d, this build has %d", rep.Version, rep.Latest))
 		fix = "relsync up " + path
 	}
-	bad, missing := 0, 0
+	bad, missing, stale := 0, 0, 0
 	for _, o := range rep.Objects {
 		if o.State != relsync.ObjectOK {
 			bad++
@@ -95,12 +95,16 @@ func printReport(out io.Writer, rep relsync.Report, path string) {
 	}
 	for _, p := range rep.Projects {
 		missing += p.Missing
+		stale += p.Stale
 	}
 	if bad > 0 {
 		problems = append(problems, fmt.Sprintf("%d relsync object(s) missing, changed or unexpected", bad))
 	}
 	if missing > 0 {
 		problems = append(problems, fmt.Sprintf("%d relation(s) without their journal row", missing))
+	}
+	if stale > 0 {
+		problems = append(problems, fmt.Sprintf("%d relation(s) whose latest journal row is outdated", stale))
 	}
 	if len(rep.UnjournaledColumns) > 0 {
 		problems = append(problems, fmt.Sprintf("%d memory_relations column(s) the payload does not carry", len(rep.UnjournaledColumns)))
