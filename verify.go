@@ -164,13 +164,13 @@ func coverage(ctx context.Context, conn *sql.Conn) ([]ProjectCoverage, error) {
 	return out, missingSamples(ctx, conn, out, index)
 }
 
-// heldQuery counts, per project, the unpushed local relation rows that engram v3's pusher skips.
+// heldQuery counts, per project, the unpushed local relation rows that engram v3's pusher skips
+// (relsync_local_row, the one home of "a relation's local row", joined back for the disposition).
 // It lives here, not in a migration's view, because it names a column that only engram v3 adds
 // (after relsync may be installed): it runs only where the column exists.
-const heldQuery = `SELECT project, count(*) FROM sync_mutations
-	WHERE target_key = 'cloud' AND entity = 'relation' AND source = 'local' AND acked_at IS NULL
-	  AND disposition IS NOT 'pending'
-	GROUP BY project`
+const heldQuery = `SELECT m.project, count(*) FROM relsync_local_row AS m JOIN sync_mutations AS d ON d.seq = m.seq
+	WHERE m.acked_at IS NULL AND d.disposition IS NOT 'pending'
+	GROUP BY m.project`
 
 // heldRows moves the rows engram v3 will not push from Unacked to Held.
 func heldRows(ctx context.Context, conn *sql.Conn, out []ProjectCoverage, index map[string]int) error {
