@@ -135,6 +135,9 @@ func Backfill(ctx context.Context, db *sql.DB, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	if !next.Valid && st.current() {
+		return nil // nothing pending: Up's path at every open of a current database
+	}
 	start := time.Now()
 	p := Progress{}
 	if next.Valid {
