@@ -33,9 +33,9 @@ WHERE ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''
                     AND sm.entity_key = user_prompts.sync_id AND sm.source = 'local')
 ORDER BY id`
 
-	// selectRelationBackfill is v1.17's rule (§6) less the enrollment test,
-	// with the v1.17 payload project, which the caller tests.
-	selectRelationBackfill = `
+	// relationBackfillRule is v1.17's rule (§6) less the enrollment test, with the v1.17 payload
+	// project, which the caller tests; it ends inside the test for a local row, which v3 narrows.
+	relationBackfillRule = `
 SELECT r.sync_id,
        COALESCE((SELECT COALESCE(NULLIF(o.project, ''), NULLIF(s.project, ''))
                  FROM observations o LEFT JOIN sessions s ON s.id = o.session_id
@@ -48,25 +48,15 @@ WHERE r.judgment_status NOT IN ('pending', 'orphaned')
   AND EXISTS (SELECT 1 FROM observations o WHERE o.sync_id = r.target_id AND o.deleted_at IS NULL)
   AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
                   WHERE sm.target_key = 'cloud' AND sm.entity = 'relation'
-                    AND sm.entity_key = r.sync_id AND sm.source = 'local')
+                    AND sm.entity_key = r.sync_id AND sm.source = 'local'`
+
+	// selectRelationBackfill is v1.17's: any local row counts as present.
+	selectRelationBackfill = relationBackfillRule + `)
 ORDER BY r.id`
 
 	// selectRelationBackfillV3 is v3's: a local row counts as present only
 	// while its disposition is pending or quarantined (not superseded).
-	selectRelationBackfillV3 = `
-SELECT r.sync_id,
-       COALESCE((SELECT COALESCE(NULLIF(o.project, ''), NULLIF(s.project, ''))
-                 FROM observations o LEFT JOIN sessions s ON s.id = o.session_id
-                 WHERE o.sync_id = r.source_id ORDER BY o.id LIMIT 1), '')
-FROM memory_relations r
-WHERE r.judgment_status NOT IN ('pending', 'orphaned')
-  AND ifnull(r.marked_by_actor, '') <> ''
-  AND ifnull(r.marked_by_kind, '') <> ''
-  AND EXISTS (SELECT 1 FROM observations o WHERE o.sync_id = r.source_id AND o.deleted_at IS NULL)
-  AND EXISTS (SELECT 1 FROM observations o WHERE o.sync_id = r.target_id AND o.deleted_at IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
-                  WHERE sm.target_key = 'cloud' AND sm.entity = 'relation'
-                    AND sm.entity_key = r.sync_id AND sm.source = 'local'
+	selectRelationBackfillV3 = relationBackfillRule + `
                     AND sm.disposition IN ('pending', 'quarantined'))
 ORDER BY r.id`
 
