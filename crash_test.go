@@ -327,16 +327,16 @@ func crashObjectsByVersion(t *testing.T) map[int64][]string {
 		w := newWorld(t, engram.V117)
 		p, err := newProvider(w.db())
 		w.must(err)
-		_, err = p.UpTo(w.ctx, m.version)
+		_, err = p.UpTo(w.ctx, m.Version)
 		w.must(err)
 		for _, name := range crashObjects(t, w.db()) {
 			if !seen[name] {
 				seen[name] = true
-				out[m.version] = append(out[m.version], name)
+				out[m.Version] = append(out[m.Version], name)
 			}
 		}
-		if len(out[m.version]) == 0 && m.version != (state{known: ms}).backfillVersion() {
-			t.Fatalf("migration %s creates no relsync object that this test can see", m.name)
+		if len(out[m.Version]) == 0 && m.Version != (state{known: ms}).backfillVersion() {
+			t.Fatalf("migration %s creates no relsync object that this test can see", m.Name)
 		}
 	}
 	return out

@@ -126,10 +126,10 @@ func Status(ctx context.Context, db *sql.DB) ([]*goose.MigrationStatus, error) {
 	out := make([]*goose.MigrationStatus, 0, len(st.known))
 	for _, m := range st.known {
 		s := &goose.MigrationStatus{
-			Source: &goose.Source{Type: goose.TypeSQL, Path: m.name, Version: m.version},
+			Source: &goose.Source{Type: goose.TypeSQL, Path: m.Name, Version: m.Version},
 			State:  goose.StatePending,
 		}
-		if at, ok := st.applied[m.version]; ok {
+		if at, ok := st.applied[m.Version]; ok {
 			s.State, s.AppliedAt = goose.StateApplied, at
 		}
 		out = append(out, s)

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/relsync/relsync/internal/migfile"
 )
 
 // state is what the database records of relsync, read without goose (goose would create its
 // version table, a write, just to read it).
 type state struct {
-	known   []migration
+	known   []migfile.File
 	applied map[int64]time.Time
 	table   bool // the version table exists
 }
@@ -19,7 +21,7 @@ type state struct {
 // anyApplied says that some relsync migration is applied (at any version).
 func (s state) anyApplied() bool { return len(s.applied) > 0 }
 
-func (s state) latest() int64 { return s.known[len(s.known)-1].version }
+func (s state) latest() int64 { return s.known[len(s.known)-1].Version }
 
 func (s state) version() int64 {
 	var v int64
@@ -34,8 +36,8 @@ func (s state) version() int64 {
 // transactions and then applies it.
 func (s state) backfillVersion() int64 {
 	for _, m := range s.known {
-		if strings.Contains(m.body, "\n"+sectionMark+"backfill\n") {
-			return m.version
+		if strings.Contains(m.Body, "\n"+migfile.Mark+"backfill\n") {
+			return m.Version
 		}
 	}
 	return s.latest() + 1
@@ -44,7 +46,7 @@ func (s state) backfillVersion() int64 {
 // pendingBefore says that a migration older than version is not applied.
 func (s state) pendingBefore(version int64) bool {
 	for _, m := range s.known {
-		if _, ok := s.applied[m.version]; !ok && m.version < version {
+		if _, ok := s.applied[m.Version]; !ok && m.Version < version {
 			return true
 		}
 	}
@@ -54,7 +56,7 @@ func (s state) pendingBefore(version int64) bool {
 // current says that every migration of this build is applied.
 func (s state) current() bool {
 	for _, m := range s.known {
-		if _, ok := s.applied[m.version]; !ok {
+		if _, ok := s.applied[m.Version]; !ok {
 			return false
 		}
 	}
