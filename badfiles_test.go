@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/sqlitecode"
 )
 
 // Bad files and bad states: each gets a clear error and leaves the database as it
@@ -416,7 +417,7 @@ func TestLockedByAnotherWriter(t *testing.T) {
 			t.Fatal("Up hangs behind a writer that holds the lock")
 		}
 	})
-	if err == nil || !isBusy(err) {
+	if err == nil || !sqlitecode.IsBusy(err) {
 		t.Fatalf("Up behind a writer: %v, want SQLite's busy error", err)
 	}
 	if !strings.Contains(err.Error(), "write lock") {

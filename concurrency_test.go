@@ -13,6 +13,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/sqlitecode"
 )
 
 // Many engram processes open one file at the same moment and each calls Up, while two more keep
@@ -141,13 +142,13 @@ func childWriter() (any, error) {
 		err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master
 			WHERE type = 'trigger' AND name = 'relsync_relation_au')`).Scan(&ok)
 		if err != nil {
-			rep.Failed = append(rep.Failed, writeFailure{Kind: "read", Err: err.Error(), Code: sqliteCode(err)})
+			rep.Failed = append(rep.Failed, writeFailure{Kind: "read", Err: err.Error(), Code: sqlitecode.Of(err)})
 		}
 		return ok
 	}
 	record := func(kind, rel string, inst bool, err error) bool {
 		if err != nil {
-			rep.Failed = append(rep.Failed, writeFailure{Kind: kind, Err: err.Error(), Code: sqliteCode(err)})
+			rep.Failed = append(rep.Failed, writeFailure{Kind: kind, Err: err.Error(), Code: sqlitecode.Of(err)})
 			return false
 		}
 		rep.Writes = append(rep.Writes, writeRecord{Kind: kind, Rel: rel, Installed: inst})
@@ -168,7 +169,7 @@ func childWriter() (any, error) {
 		// confidence so that every write changes the row. Both read before they write.
 		sem, _, err := s.JudgeBySemantic(ctx, o(0), o(1), raceVerdict("related", cycle, 0))
 		if err != nil {
-			rep.Failed = append(rep.Failed, writeFailure{Kind: "semantic", Err: err.Error(), Code: sqliteCode(err),
+			rep.Failed = append(rep.Failed, writeFailure{Kind: "semantic", Err: err.Error(), Code: sqlitecode.Of(err),
 				Pair: [2]string{o(0), o(1)}})
 		} else {
 			record("semantic", sem, inst, nil)

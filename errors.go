@@ -3,10 +3,12 @@ package relsync
 import (
 	"errors"
 	"fmt"
+
+	"github.com/relsync/relsync/internal/sqlitecode"
 )
 
-// The errors relsync returns for input it refuses (each leaves the database as it was), and the
-// SQLite result codes it reads to choose them.
+// The errors relsync returns for input it refuses (each leaves the database as it was), and how it
+// chooses them from SQLite's result codes (read by internal/sqlitecode).
 
 // ErrNotDatabase is returned for a file that SQLite cannot read as a database.
 var ErrNotDatabase = errors.New("relsync: not an SQLite database")
@@ -26,26 +28,9 @@ var ErrNotInstalled = errors.New("relsync: not installed in this database (run U
 // know: a newer relsync installed them, and this one must not run its older SQL over them.
 var ErrNewerDatabase = errors.New("relsync: the database was migrated by a newer relsync")
 
-// sqliteCoder is what modernc's errors expose: SQLite's extended result code.
-type sqliteCoder interface{ Code() int }
-
-func sqliteCode(err error) int {
-	var c sqliteCoder
-	if errors.As(err, &c) {
-		return c.Code()
-	}
-	return 0
-}
-
-// isBusy reports SQLITE_BUSY and SQLITE_LOCKED with their extended codes.
-func isBusy(err error) bool {
-	code := sqliteCode(err) & 0xff
-	return code == 5 || code == 6
-}
-
 // classifyOpenError turns the errors of a first read into relsync's clear ones.
 func classifyOpenError(err error) error {
-	switch code := sqliteCode(err); code & 0xff {
+	switch code := sqlitecode.Of(err); code & 0xff {
 	case 26: // SQLITE_NOTADB
 		return fmt.Errorf("%w: %v", ErrNotDatabase, err)
 	case 8: // SQLITE_READONLY: a WAL database whose -wal and -shm cannot be created, even to read

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/sqlitecode"
 )
 
 // Up on the host's own *sql.DB: engram allows one connection, and a host may hold a transaction
@@ -223,7 +224,7 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 
 			began := time.Now()
 			err = awaitUp(t, upAsync(context.Background(), db))
-			if err == nil || !isBusy(err) {
+			if err == nil || !sqlitecode.IsBusy(err) {
 				t.Fatalf("Up while the host holds the write lock: %v, want SQLITE_BUSY", err)
 			}
 			t.Logf("Up gave up after %v: %v", time.Since(began).Round(time.Millisecond), err)
@@ -274,7 +275,7 @@ func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
 	_, err = w.db().Exec(`PRAGMA busy_timeout = 0`)
 	w.must(err)
 	// The lock is really held: a write transaction on engram's connection is refused.
-	if _, err := w.db().Exec(`BEGIN IMMEDIATE`); !isBusy(err) {
+	if _, err := w.db().Exec(`BEGIN IMMEDIATE`); !sqlitecode.IsBusy(err) {
 		if err == nil {
 			w.db().Exec(`ROLLBACK`)
 		}

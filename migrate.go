@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/relsync/relsync/internal/sqlitecode"
 )
 
 // Up installs or upgrades relsync and journals every relation that lacks its row: Install, then
@@ -185,7 +186,7 @@ func retryBusy(ctx context.Context, db *sql.DB, fn func() error) error {
 	deadline := time.Now().Add(budget)
 	for {
 		err := fn()
-		if err == nil || !isBusy(err) || !time.Now().Before(deadline) {
+		if err == nil || !sqlitecode.IsBusy(err) || !time.Now().Before(deadline) {
 			return err
 		}
 		select {

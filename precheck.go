@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/relsync/relsync/internal/sqlitecode"
 )
 
 // CheckEngram reports, without writing anything, whether db is an SQLite database with the engram
@@ -68,14 +70,14 @@ func checkWritable(ctx context.Context, db *sql.DB) error {
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		if code := sqliteCode(err); isReadOnly(code) {
+		if code := sqlitecode.Of(err); isReadOnly(code) {
 			return readOnlyError(code, err)
 		}
 		return fmt.Errorf("relsync: cannot take the write lock: %w", err)
 	}
 	_, err = conn.ExecContext(ctx, `CREATE TABLE main.relsync_write_probe (x)`)
 	_, rollbackErr := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-	if code := sqliteCode(err); isReadOnly(code) {
+	if code := sqlitecode.Of(err); isReadOnly(code) {
 		return readOnlyError(code, err)
 	}
 	if err != nil {
