@@ -1,9 +1,12 @@
-package relsync
+package relsync_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -16,28 +19,28 @@ import (
 func TestInstallThenBackfillInSteps(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	before := w.relationRows()
-	w.must(Install(w.ctx, w.db()))
-	if got := w.relationRows(); got != before {
+	before := w.RelationRows()
+	w.Must(relsync.Install(w.Ctx, w.DB()))
+	if got := w.RelationRows(); got != before {
 		t.Fatalf("Install journaled %d rows: the backfill is Backfill's", got-before)
 	}
-	if p, err := BackfillPending(w.ctx, w.db()); err != nil || !p {
+	if p, err := relsync.BackfillPending(w.Ctx, w.DB()); err != nil || !p {
 		t.Fatalf("BackfillPending after Install: %v %v", p, err)
 	}
-	in, err := Inspect(w.ctx, w.db())
-	w.must(err)
-	relations := int64(w.count(`SELECT count(*) FROM memory_relations`))
+	in, err := relsync.Inspect(w.Ctx, w.DB())
+	w.Must(err)
+	relations := int64(w.Count(`SELECT count(*) FROM memory_relations`))
 	if in.BackfillLeft != relations || in.UpToDate() || in.Version != in.BackfillVersion-1 {
 		t.Fatalf("Inspect after Install: %+v, want %d relations left", in, relations)
 	}
 	// The triggers are live before the backfill: a judgment now gets its row at once.
-	w.session("s9", "alpha")
-	rel := w.semantic(w.obs("s9", ptr("alpha")), w.obs("s9", ptr("alpha")), semVerdict("related"))
-	w.expectRows(rel, 1)
+	w.Session("s9", "alpha")
+	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	w.ExpectRows(rel, 1)
 	relations++
 
-	var seen []Progress
-	w.must(Backfill(w.ctx, w.db(), WithStepSize(2), WithProgress(func(p Progress) { seen = append(seen, p) })))
+	var seen []relsync.Progress
+	w.Must(relsync.Backfill(w.Ctx, w.DB(), relsync.WithStepSize(2), relsync.WithProgress(func(p relsync.Progress) { seen = append(seen, p) })))
 	if len(seen) < 3 || !seen[len(seen)-1].Final {
 		t.Fatalf("progress: %+v", seen)
 	}
@@ -50,26 +53,26 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 		t.Fatalf("last progress %+v", last)
 	}
 	for _, key := range m.missing {
-		w.expectRows(key, 1)
+		w.ExpectRows(key, 1)
 	}
 	for _, key := range m.never {
-		w.expectCount(key, 0)
+		w.ExpectCount(key, 0)
 	}
-	w.expectRows(rel, 1)
-	if p, err := BackfillPending(w.ctx, w.db()); err != nil || p {
+	w.ExpectRows(rel, 1)
+	if p, err := relsync.BackfillPending(w.Ctx, w.DB()); err != nil || p {
 		t.Fatalf("BackfillPending after Backfill: %v %v", p, err)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after Backfill: %+v", rep)
 	}
-	if in, err := Inspect(w.ctx, w.db()); err != nil || !in.UpToDate() {
+	if in, err := relsync.Inspect(w.Ctx, w.DB()); err != nil || !in.UpToDate() {
 		t.Fatalf("Inspect after Backfill: %+v %v", in, err)
 	}
 	// Nothing pending: Backfill and Up return at once and write nothing.
-	schema, rows := w.schema(), w.relationRows()
-	w.must(Backfill(w.ctx, w.db()))
-	w.up()
-	if w.schema() != schema || w.relationRows() != rows {
+	schema, rows := w.Schema(), w.RelationRows()
+	w.Must(relsync.Backfill(w.Ctx, w.DB()))
+	w.Up()
+	if w.Schema() != schema || w.RelationRows() != rows {
 		t.Fatal("Backfill with nothing pending changed the database")
 	}
 }
@@ -79,10 +82,10 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 func TestBackfillResumesWithoutDoubles(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	w.must(Install(w.ctx, w.db()))
-	ctx, cancel := context.WithCancel(w.ctx)
+	w.Must(relsync.Install(w.Ctx, w.DB()))
+	ctx, cancel := context.WithCancel(w.Ctx)
 	steps := 0
-	err := Backfill(ctx, w.db(), WithStepSize(1), WithProgress(func(p Progress) {
+	err := relsync.Backfill(ctx, w.DB(), relsync.WithStepSize(1), relsync.WithProgress(func(p relsync.Progress) {
 		if steps++; steps == 3 {
 			cancel()
 		}
@@ -90,16 +93,16 @@ func TestBackfillResumesWithoutDoubles(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Backfill with a cancelled context: %v", err)
 	}
-	if p, err := BackfillPending(w.ctx, w.db()); err != nil || !p {
+	if p, err := relsync.BackfillPending(w.Ctx, w.DB()); err != nil || !p {
 		t.Fatalf("BackfillPending after a stop: %v %v", p, err)
 	}
 	// Written meanwhile, below and above the cursor: the triggers journal it, the backfill skips it.
-	w.judge(m.never[0], verdict())
-	w.must(Backfill(w.ctx, w.db(), WithStepSize(3)))
+	w.Judge(m.never[0], testworld.Verdict())
+	w.Must(relsync.Backfill(w.Ctx, w.DB(), relsync.WithStepSize(3)))
 	for _, key := range append(append([]string{}, m.missing...), m.never[0]) {
-		w.expectRows(key, 1)
+		w.ExpectRows(key, 1)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after the resumed Backfill: %+v", rep)
 	}
 }
@@ -109,17 +112,17 @@ func TestBackfillResumesWithoutDoubles(t *testing.T) {
 func TestRepairJournalsALostRow(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	w.up()
+	w.Up()
 	gone := m.missing[1]
-	w.exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
-	w.exec(`DROP TRIGGER relsync_relation_au`)
-	rows := w.relationRows()
-	w.must(Repair(w.ctx, w.db(), WithStepSize(2)))
-	w.expectRows(gone, 1)
-	if got := w.relationRows(); got != rows+1 {
+	w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
+	w.Exec(`DROP TRIGGER relsync_relation_au`)
+	rows := w.RelationRows()
+	w.Must(relsync.Repair(w.Ctx, w.DB(), relsync.WithStepSize(2)))
+	w.ExpectRows(gone, 1)
+	if got := w.RelationRows(); got != rows+1 {
 		t.Fatalf("Repair wrote %d rows, want 1", got-rows)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after Repair: %+v", rep)
 	}
 }
@@ -128,14 +131,14 @@ func TestRepairJournalsALostRow(t *testing.T) {
 func TestBackfillAndRepairRefuseBeforeInstall(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	schema, rows := w.schema(), w.relationRows()
-	if err := Backfill(w.ctx, w.db()); !errors.Is(err, ErrNotInstalled) {
+	schema, rows := w.Schema(), w.RelationRows()
+	if err := relsync.Backfill(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNotInstalled) {
 		t.Errorf("Backfill before Install: %v, want ErrNotInstalled", err)
 	}
-	if err := Repair(w.ctx, w.db()); !errors.Is(err, ErrNotInstalled) {
+	if err := relsync.Repair(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNotInstalled) {
 		t.Errorf("Repair before Install: %v, want ErrNotInstalled", err)
 	}
-	if w.schema() != schema || w.relationRows() != rows {
+	if w.Schema() != schema || w.RelationRows() != rows {
 		t.Error("a refused Backfill or Repair changed the database")
 	}
 }
@@ -145,8 +148,8 @@ func TestBackfillLogsToSlog(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
 	var buf bytes.Buffer
-	w.must(Install(w.ctx, w.db()))
-	w.must(Backfill(w.ctx, w.db(), WithStepSize(1), WithSlog(slog.New(slog.NewTextHandler(&buf, nil)), 1)))
+	w.Must(relsync.Install(w.Ctx, w.DB()))
+	w.Must(relsync.Backfill(w.Ctx, w.DB(), relsync.WithStepSize(1), relsync.WithSlog(slog.New(slog.NewTextHandler(&buf, nil)), 1)))
 	for _, want := range []string{`msg="relsync: backfill started" relations=`, `msg="relsync: backfill" done=`,
 		`msg="relsync: backfill done" relations=`} {
 		if !strings.Contains(buf.String(), want) {
@@ -161,16 +164,16 @@ func TestRawGooseCLIJournalsEverything(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
 	dir, err := filepath.Abs("migrations")
-	w.must(err)
-	out, err := exec.Command(gooseCLI(t), "-env=none", "-dir", dir, "-table", VersionTable, "sqlite3",
-		"file:"+w.path+"?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", "up").CombinedOutput()
+	w.Must(err)
+	out, err := exec.Command(testtools.GooseCLI(t), "-env=none", "-dir", dir, "-table", relsync.VersionTable, "sqlite3",
+		"file:"+w.Path+"?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", "up").CombinedOutput()
 	if err != nil {
 		t.Fatalf("goose up: %v\n%s", err, out)
 	}
 	for _, key := range m.missing {
-		w.expectRows(key, 1)
+		w.ExpectRows(key, 1)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after the raw goose CLI: %+v\n%s", rep, out)
 	}
 }

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"bytes"
@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 	"github.com/relsync/relsync/internal/sqlitecode"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Bad files and bad states: each gets a clear error and leaves the database as it
@@ -69,9 +71,9 @@ func TestEmptyFileIsNotEngramAndStaysEmpty(t *testing.T) {
 	var upErr, downErr, verifyErr error
 	var status int
 	unchanged(t, dir, func() {
-		upErr = Up(ctx, db)
-		downErr = Down(ctx, db)
-		st, err := Status(ctx, db)
+		upErr = relsync.Up(ctx, db)
+		downErr = relsync.Down(ctx, db)
+		st, err := relsync.Status(ctx, db)
 		if err != nil {
 			t.Errorf("Status: %v", err)
 		}
@@ -80,9 +82,9 @@ func TestEmptyFileIsNotEngramAndStaysEmpty(t *testing.T) {
 				status++
 			}
 		}
-		_, verifyErr = Verify(ctx, db)
+		_, verifyErr = relsync.Verify(ctx, db)
 	})
-	if !errors.Is(upErr, ErrNotEngram) || !strings.Contains(upErr.Error(), "empty") {
+	if !errors.Is(upErr, relsync.ErrNotEngram) || !strings.Contains(upErr.Error(), "empty") {
 		t.Errorf("Up: %v, want ErrNotEngram saying the database is empty", upErr)
 	}
 	if downErr != nil {
@@ -91,7 +93,7 @@ func TestEmptyFileIsNotEngramAndStaysEmpty(t *testing.T) {
 	if status != 0 {
 		t.Errorf("Status: %d migrations applied on an empty file", status)
 	}
-	if !errors.Is(verifyErr, ErrNotEngram) {
+	if !errors.Is(verifyErr, relsync.ErrNotEngram) {
 		t.Errorf("Verify on an empty file: %v, want ErrNotEngram", verifyErr)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
@@ -111,16 +113,16 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 			"column sync_mutations.project"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, engram.V1163)
-			w.session("s1", "alpha")
-			a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-			w.semantic(a, b, semVerdict("related"))
-			_, err := w.db().Exec(tc.downgrade)
-			w.must(err)
-			w.must(w.db().Close())
-			db := openPlain(t, w.path)
-			unchanged(t, filepath.Dir(w.path), func() { err = Up(w.ctx, db) })
-			if !errors.Is(err, ErrNotEngram) {
+			w := testworld.New(t, engram.V1163)
+			w.Session("s1", "alpha")
+			a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+			w.Semantic(a, b, testworld.SemVerdict("related"))
+			_, err := w.DB().Exec(tc.downgrade)
+			w.Must(err)
+			w.Must(w.DB().Close())
+			db := openPlain(t, w.Path)
+			unchanged(t, filepath.Dir(w.Path), func() { err = relsync.Up(w.Ctx, db) })
+			if !errors.Is(err, relsync.ErrNotEngram) {
 				t.Fatalf("Up: %v, want ErrNotEngram", err)
 			}
 			if !strings.Contains(err.Error(), tc.missing) {
@@ -129,7 +131,7 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 			if strings.Count(err.Error(), "not an engram database") > 1 {
 				t.Errorf("Up's error repeats itself: %q", err)
 			}
-			if _, err := Verify(w.ctx, db); !errors.Is(err, ErrNotEngram) {
+			if _, err := relsync.Verify(w.Ctx, db); !errors.Is(err, relsync.ErrNotEngram) {
 				t.Errorf("Verify on an engram too old: %v, want ErrNotEngram", err)
 			}
 		})
@@ -140,23 +142,23 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 // Version and Down must refuse it too, and Down must not run this build's Down SQL over objects it
 // does not know.
 func TestNewerDatabaseStatusAndDownRefuse(t *testing.T) {
-	w := newWorld(t, engram.V117)
-	w.up()
-	_, err := w.db().Exec(`INSERT INTO ` + VersionTable + ` (version_id, is_applied) VALUES (999, 1)`)
-	w.must(err)
-	before := w.schema()
-	sameDatabase(t, w.path, func() {
-		if _, err := Status(w.ctx, w.db()); !errors.Is(err, ErrNewerDatabase) {
+	w := testworld.New(t, engram.V117)
+	w.Up()
+	_, err := w.DB().Exec(`INSERT INTO ` + relsync.VersionTable + ` (version_id, is_applied) VALUES (999, 1)`)
+	w.Must(err)
+	before := w.Schema()
+	sameDatabase(t, w.Path, func() {
+		if _, err := relsync.Status(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) {
 			t.Errorf("Status: %v, want ErrNewerDatabase", err)
 		}
-		if _, _, err := Version(w.ctx, w.db()); !errors.Is(err, ErrNewerDatabase) || !strings.Contains(err.Error(), "999") {
+		if _, _, err := relsync.Version(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) || !strings.Contains(err.Error(), "999") {
 			t.Errorf("Version: %v, want ErrNewerDatabase naming version 999", err)
 		}
-		if err := Down(w.ctx, w.db()); !errors.Is(err, ErrNewerDatabase) {
+		if err := relsync.Down(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) {
 			t.Errorf("Down: %v, want ErrNewerDatabase", err)
 		}
 	})
-	if w.schema() != before {
+	if w.Schema() != before {
 		t.Fatal("Down on a newer database changed the schema")
 	}
 }
@@ -201,9 +203,9 @@ var _ = registerChild("readonly-up", func() (any, error) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if err := Up(context.Background(), db); err != nil {
+	if err := relsync.Up(context.Background(), db); err != nil {
 		res.Err = err.Error()
-		res.ReadOnly, res.Permission = errors.Is(err, ErrReadOnly), errors.Is(err, fs.ErrPermission)
+		res.ReadOnly, res.Permission = errors.Is(err, relsync.ErrReadOnly), errors.Is(err, fs.ErrPermission)
 	}
 	return res, nil
 })
@@ -285,15 +287,15 @@ func runReadOnlyUp(t *testing.T, path, dsn string) readOnlyUp {
 // (checkpointed, no WAL beside it) in journal mode mode.
 func engramFile(t *testing.T, mode string) string {
 	t.Helper()
-	w := newWorld(t, engram.V1163)
-	w.session("s1", "alpha")
-	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.enroll("alpha")
-	w.semantic(a, b, semVerdict("related"))
-	_, err := w.db().Exec(`PRAGMA journal_mode = ` + mode)
-	w.must(err)
-	w.must(w.db().Close())
-	return w.path
+	w := testworld.New(t, engram.V1163)
+	w.Session("s1", "alpha")
+	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	w.Enroll("alpha")
+	w.Semantic(a, b, testworld.SemVerdict("related"))
+	_, err := w.DB().Exec(`PRAGMA journal_mode = ` + mode)
+	w.Must(err)
+	w.Must(w.DB().Close())
+	return w.Path
 }
 
 func TestReadOnlyFile(t *testing.T) {
@@ -328,14 +330,14 @@ func TestReadOnlyDirectory(t *testing.T) {
 			dir := filepath.Dir(path)
 			if tc.lockFile {
 				db := openNoWAL(t, path)
-				if err := Up(context.Background(), db); err != nil {
+				if err := relsync.Up(context.Background(), db); err != nil {
 					t.Fatal(err)
 				}
-				if err := Down(context.Background(), db); err != nil {
+				if err := relsync.Down(context.Background(), db); err != nil {
 					t.Fatal(err)
 				}
 				db.Close()
-				giveToChild(t, path+LockFileSuffix)
+				giveToChild(t, path+relsync.LockFileSuffix)
 			}
 			giveToChild(t, path) // the file is writable, the directory is not
 			chmod(t, dir, 0o555)
@@ -346,7 +348,7 @@ func TestReadOnlyDirectory(t *testing.T) {
 			}
 			switch {
 			case res.ReadOnly:
-			case tc.permissionIsClear && res.Permission && strings.Contains(res.Err, LockFileSuffix):
+			case tc.permissionIsClear && res.Permission && strings.Contains(res.Err, relsync.LockFileSuffix):
 			default:
 				t.Fatalf("Up in a read-only directory: %q, want ErrReadOnly", res.Err)
 			}
@@ -356,20 +358,20 @@ func TestReadOnlyDirectory(t *testing.T) {
 
 // TestReadOnlyConnection: SQLite's read-only mode, in this process, on engram's live file.
 func TestReadOnlyConnection(t *testing.T) {
-	w := newWorld(t, engram.V1163)
-	w.session("s1", "alpha")
-	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.enroll("alpha")
-	w.semantic(a, b, semVerdict("related"))
-	ro, err := sql.Open(engram.DriverName, "file:"+w.path+"?mode=ro&_pragma=busy_timeout(5000)")
-	w.must(err)
+	w := testworld.New(t, engram.V1163)
+	w.Session("s1", "alpha")
+	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	w.Enroll("alpha")
+	w.Semantic(a, b, testworld.SemVerdict("related"))
+	ro, err := sql.Open(engram.DriverName, "file:"+w.Path+"?mode=ro&_pragma=busy_timeout(5000)")
+	w.Must(err)
 	defer ro.Close()
 	ro.SetMaxOpenConns(1)
-	sameDatabase(t, w.path, func() { err = Up(w.ctx, ro) })
-	if !errors.Is(err, ErrReadOnly) {
+	sameDatabase(t, w.Path, func() { err = relsync.Up(w.Ctx, ro) })
+	if !errors.Is(err, relsync.ErrReadOnly) {
 		t.Fatalf("Up on a read-only connection: %v, want ErrReadOnly", err)
 	}
-	w.up() // the writable connection installs
+	w.Up() // the writable connection installs
 }
 
 // A writer that holds the write lock longer than the busy timeout: Up gives up with SQLite's busy
@@ -410,7 +412,7 @@ func TestLockedByAnotherWriter(t *testing.T) {
 	ctx := context.Background()
 	sameDatabase(t, path, func() {
 		done := make(chan error, 1)
-		go func() { done <- Up(ctx, db) }()
+		go func() { done <- relsync.Up(ctx, db) }()
 		select {
 		case err = <-done:
 		case <-time.After(2 * time.Minute): // a guard against a hang, far beyond the 250 ms timeout
@@ -426,10 +428,10 @@ func TestLockedByAnotherWriter(t *testing.T) {
 
 	release(t, work)
 	holder.wait(t)
-	if err := Up(ctx, db); err != nil {
+	if err := relsync.Up(ctx, db); err != nil {
 		t.Fatalf("Up once the writer is gone: %v", err)
 	}
-	rep, err := Verify(ctx, db)
+	rep, err := relsync.Verify(ctx, db)
 	if err != nil || !rep.OK() {
 		t.Fatalf("Verify: %+v %v", rep, err)
 	}

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"bytes"
@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // openPlain opens a file the way a host would, with engram's pragmas but no schema.
@@ -49,7 +51,7 @@ func unchanged(t *testing.T, dir string, fn func()) {
 		}
 	}
 	for name := range after {
-		if _, ok := before[name]; !ok && !strings.HasSuffix(name, LockFileSuffix) {
+		if _, ok := before[name]; !ok && !strings.HasSuffix(name, relsync.LockFileSuffix) {
 			t.Errorf("%s appeared", name)
 		}
 	}
@@ -66,9 +68,9 @@ func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 	setup.Close()
 	db := openPlain(t, path)
 	unchanged(t, dir, func() {
-		err = Up(context.Background(), db)
+		err = relsync.Up(context.Background(), db)
 	})
-	if !errors.Is(err, ErrNotEngram) {
+	if !errors.Is(err, relsync.ErrNotEngram) {
 		t.Fatalf("Up: %v, want ErrNotEngram", err)
 	}
 	for _, want := range []string{"table sync_mutations", "column memory_relations.judgment_status", "table observations"} {
@@ -86,21 +88,21 @@ func TestNotADatabase(t *testing.T) {
 	}
 	db := openPlain(t, path)
 	var err error
-	unchanged(t, dir, func() { err = Up(context.Background(), db) })
-	if !errors.Is(err, ErrNotDatabase) {
+	unchanged(t, dir, func() { err = relsync.Up(context.Background(), db) })
+	if !errors.Is(err, relsync.ErrNotDatabase) {
 		t.Fatalf("Up: %v, want ErrNotDatabase", err)
 	}
 }
 
 func TestNewerDatabaseIsRefused(t *testing.T) {
-	w := newWorld(t, engram.V117)
-	w.up()
-	_, err := w.db().Exec(`INSERT INTO ` + VersionTable + ` (version_id, is_applied) VALUES (999, 1)`)
-	w.must(err)
-	if err := Up(w.ctx, w.db()); !errors.Is(err, ErrNewerDatabase) {
+	w := testworld.New(t, engram.V117)
+	w.Up()
+	_, err := w.DB().Exec(`INSERT INTO ` + relsync.VersionTable + ` (version_id, is_applied) VALUES (999, 1)`)
+	w.Must(err)
+	if err := relsync.Up(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) {
 		t.Fatalf("Up: %v, want ErrNewerDatabase", err)
 	}
-	if _, err := Verify(w.ctx, w.db()); !errors.Is(err, ErrNewerDatabase) {
+	if _, err := relsync.Verify(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) {
 		t.Fatalf("Verify: %v, want ErrNewerDatabase", err)
 	}
 }

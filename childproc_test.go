@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"context"
@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 	"github.com/relsync/relsync/internal/sqlitecode"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Many engram processes open one file at the same moment and each calls Up, while two more keep
@@ -79,7 +80,7 @@ func childUp() (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var rep upReport
-	if err := Up(ctx, db); err != nil {
+	if err := relsync.Up(ctx, db); err != nil {
 		rep.Err = err.Error()
 	}
 	return rep, nil
@@ -208,26 +209,26 @@ var seventeenDigits = []float64{487.0 / 100003, 672.0 / 100003}
 
 // raceVerdict is a semantic or agent verdict whose confidence is unique to (cycle, step).
 func raceVerdict(relation string, cycle, step int) engram.Verdict {
-	v := verdict()
+	v := testworld.Verdict()
 	v.Relation = relation
-	v.Confidence = ptr(float64(cycle*4+step+1) / 100003)
+	v.Confidence = testworld.Ptr(float64(cycle*4+step+1) / 100003)
 	if cycle == 0 {
-		v.Confidence = ptr(seventeenDigits[step%len(seventeenDigits)])
+		v.Confidence = testworld.Ptr(seventeenDigits[step%len(seventeenDigits)])
 	}
 	return v
 }
 
 func remoteRelation(key, src, tgt, project string) engram.RelationPayload {
 	return engram.RelationPayload{SyncID: key, SourceID: src, TargetID: tgt, Relation: "related",
-		Reason: ptr("from the other machine"), Confidence: ptr(0.5), JudgmentStatus: "judged",
-		MarkedByActor: ptr("claude"), MarkedByKind: ptr("agent"), Project: project,
+		Reason: testworld.Ptr("from the other machine"), Confidence: testworld.Ptr(0.5), JudgmentStatus: "judged",
+		MarkedByActor: testworld.Ptr("claude"), MarkedByKind: testworld.Ptr("agent"), Project: project,
 		CreatedAt: "2024-01-02 03:04:05", UpdatedAt: "2024-01-02 03:04:05"}
 }
 
 // raceWorld is the database of one round, and an idle engram process that keeps it open (as a
 // running engram server does, so that the children's opens find the WAL initialized).
 type raceWorld struct {
-	*world
+	*testworld.World
 	preRows []string // relations from before the round: exactly one local row each afterwards
 }
 
@@ -238,35 +239,35 @@ func buildRaceWorld(t *testing.T, dir string, upgrade bool) *raceWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	w := &world{t: t, ctx: context.Background(), path: path, s: &engram.Store{DB: db, Version: engram.V1163}}
-	rw := &raceWorld{world: w}
+	w := &testworld.World{T: t, Ctx: context.Background(), Path: path, S: &engram.Store{DB: db, Version: engram.V1163}}
+	rw := &raceWorld{World: w}
 	for _, p := range []string{"alpha", "beta", "gamma"} {
-		w.session("s-"+p, p)
+		w.Session("s-"+p, p)
 	}
-	w.enroll("alpha")
-	w.enroll("beta")
+	w.Enroll("alpha")
+	w.Enroll("beta")
 	for i := 0; i < 20; i++ {
-		a, b := w.obs("s-alpha", ptr("alpha")), w.obs("s-alpha", ptr("alpha"))
-		rw.preRows = append(rw.preRows, w.semantic(a, b, semVerdict("related"))) // path A: no row
-		judged := w.pending(b, a)
-		w.judge(judged, verdict()) // enrolled: Go's row
+		a, b := w.Obs("s-alpha", testworld.Ptr("alpha")), w.Obs("s-alpha", testworld.Ptr("alpha"))
+		rw.preRows = append(rw.preRows, w.Semantic(a, b, testworld.SemVerdict("related"))) // path A: no row
+		judged := w.Pending(b, a)
+		w.Judge(judged, testworld.Verdict()) // enrolled: Go's row
 		rw.preRows = append(rw.preRows, judged)
-		c, d := w.obs("s-gamma", ptr("gamma")), w.obs("s-gamma", ptr("gamma"))
-		late := w.pending(c, d)
-		w.judge(late, verdict()) // path B: judged before its project is enrolled
+		c, d := w.Obs("s-gamma", testworld.Ptr("gamma")), w.Obs("s-gamma", testworld.Ptr("gamma"))
+		late := w.Pending(c, d)
+		w.Judge(late, testworld.Verdict()) // path B: judged before its project is enrolled
 		rw.preRows = append(rw.preRows, late)
 	}
-	w.enroll("gamma")
+	w.Enroll("gamma")
 	for _, p := range raceProjects {
 		_, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
 			INSERT INTO observations (sync_id, session_id, type, title, content, project)
 			SELECT printf('obs-%s-%05d', ?2, i), 's-' || ?2, 'manual', 'title', 'content', ?2 FROM n`,
 			4*raceCycles, p)
-		w.must(err)
+		w.Must(err)
 	}
 	journalObservationsSetBased(t, db)
 	if upgrade {
-		installPrerelease(t, db, 4)
+		testworld.InstallPrerelease(t, db, 4)
 	}
 	return rw
 }
@@ -288,30 +289,6 @@ func journalObservationsSetBased(t *testing.T, db *sql.DB) {
 	}
 }
 
-// installPrerelease installs relsync's pre-release migrations (versions 1 to 4, kept in
-// testdata/prerelease) up to version, with goose itself, as pre-release builds left databases.
-func installPrerelease(t testing.TB, db *sql.DB, version int64) {
-	t.Helper()
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS(prereleaseDir(t)),
-		goose.WithTableName(VersionTable), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(context.Background(), version); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// prereleaseDir is testdata/prerelease as an absolute path (child processes run elsewhere).
-func prereleaseDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("testdata", "prerelease"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // raceTotals adds up what the rounds of one test saw, for its closing log line.
 type raceTotals struct {
 	ups, writes, refused, failed int
@@ -322,10 +299,10 @@ func raceRound(t *testing.T, upgrade bool, totals *raceTotals) {
 	rw := buildRaceWorld(t, dir, upgrade)
 	var ups, writers []*child
 	for i := 0; i < raceUppers; i++ {
-		ups = append(ups, startChild(t, "up", rw.path, dir, fmt.Sprintf("up%d", i)))
+		ups = append(ups, startChild(t, "up", rw.Path, dir, fmt.Sprintf("up%d", i)))
 	}
 	for i, v := range raceVersions {
-		writers = append(writers, startChild(t, "writer", rw.path, dir, "writer"+raceProjects[i],
+		writers = append(writers, startChild(t, "writer", rw.Path, dir, "writer"+raceProjects[i],
 			"RELSYNC_WRITER_PROJECT="+raceProjects[i], fmt.Sprintf("RELSYNC_WRITER_VERSION=%d", int(v))))
 	}
 	waitReady(t, append(append([]*child{}, ups...), writers...))
@@ -373,22 +350,22 @@ func raceRound(t *testing.T, upgrade bool, totals *raceTotals) {
 // checkRaceOutcome checks the database after a round, relation by relation.
 func checkRaceOutcome(t *testing.T, rw *raceWorld, writes []writeRecord, versionOf map[string]engram.Version, refusedPairs [][2]string) {
 	t.Helper()
-	w, db := rw.world, rw.db()
+	w, db := rw.World, rw.DB()
 
 	// Installed once: one version row per version, all applied.
-	rows, err := db.Query(`SELECT version_id, count(*), sum(is_applied) FROM ` + VersionTable + ` GROUP BY version_id`)
-	w.must(err)
+	rows, err := db.Query(`SELECT version_id, count(*), sum(is_applied) FROM ` + relsync.VersionTable + ` GROUP BY version_id`)
+	w.Must(err)
 	for rows.Next() {
 		var v, n, applied int64
-		w.must(rows.Scan(&v, &n, &applied))
+		w.Must(rows.Scan(&v, &n, &applied))
 		if n != 1 || applied != 1 {
 			t.Errorf("version %d recorded %d times (%d applied)", v, n, applied)
 		}
 	}
-	w.must(rows.Err())
+	w.Must(rows.Err())
 	rows.Close()
-	rep, err := Verify(w.ctx, db)
-	w.must(err)
+	rep, err := relsync.Verify(w.Ctx, db)
+	w.Must(err)
 	if !rep.OK() || rep.OrphanRows != 0 {
 		t.Errorf("Verify after the round: %+v", rep)
 	}
@@ -396,14 +373,14 @@ func checkRaceOutcome(t *testing.T, rw *raceWorld, writes []writeRecord, version
 	localRows := map[string]int{}
 	rows, err = db.Query(`SELECT entity_key, count(*) FROM sync_mutations
 		WHERE target_key = 'cloud' AND entity = 'relation' AND source = 'local' GROUP BY entity_key`)
-	w.must(err)
+	w.Must(err)
 	for rows.Next() {
 		var key string
 		var n int
-		w.must(rows.Scan(&key, &n))
+		w.Must(rows.Scan(&key, &n))
 		localRows[key] = n
 	}
-	w.must(rows.Err())
+	w.Must(rows.Err())
 	rows.Close()
 
 	// What the writers did, per relation: journaling writes made surely after install, and those
@@ -478,31 +455,31 @@ func checkRaceOutcome(t *testing.T, rw *raceWorld, writes []writeRecord, version
 		if pair[0] == "" {
 			continue // an UPDATE of an existing pair: its relation's rows are checked above
 		}
-		if n := w.count(`SELECT count(*) FROM memory_relations WHERE source_id = ? AND target_id = ?`, pair[0], pair[1]); n != 0 {
+		if n := w.Count(`SELECT count(*) FROM memory_relations WHERE source_id = ? AND target_id = ?`, pair[0], pair[1]); n != 0 {
 			t.Errorf("refused JudgeBySemantic on %v left %d relations", pair, n)
 		}
 	}
 }
 
-func queryKeys(w *world, query string) []string {
-	w.t.Helper()
-	rows, err := w.db().QueryContext(w.ctx, query)
-	w.must(err)
+func queryKeys(w *testworld.World, query string) []string {
+	w.T.Helper()
+	rows, err := w.DB().QueryContext(w.Ctx, query)
+	w.Must(err)
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var k string
-		w.must(rows.Scan(&k))
+		w.Must(rows.Scan(&k))
 		out = append(out, k)
 	}
-	w.must(rows.Err())
+	w.Must(rows.Err())
 	return out
 }
 
 // payloadList shows a relation's local rows, one per line.
-func payloadList(w *world, key string) string {
+func payloadList(w *testworld.World, key string) string {
 	var b strings.Builder
-	for _, r := range w.rows(key) {
+	for _, r := range w.Rows(key) {
 		fmt.Fprintf(&b, "\n  seq %d: %s", r.Seq, r.Payload)
 	}
 	return b.String()
@@ -511,11 +488,11 @@ func payloadList(w *world, key string) string {
 // lastPayloadIsCurrent checks that the relation's last local row carries its current state (the
 // value engram's Go code would journal now): no write was lost behind an older row. Values, not
 // bytes: byte fidelity is the payload tests' business.
-func lastPayloadIsCurrent(w *world, key string) {
-	w.t.Helper()
-	rows := w.rows(key)
-	_, want := w.goPayload(key)
-	if last := rows[len(rows)-1]; !equalJSON(w.t, last.Payload, string(want)) {
-		w.t.Errorf("relation %s: last row\n got %s\nwant %s", key, last.Payload, want)
+func lastPayloadIsCurrent(w *testworld.World, key string) {
+	w.T.Helper()
+	rows := w.Rows(key)
+	_, want := w.GoPayload(key)
+	if last := rows[len(rows)-1]; !testworld.EqualJSON(w.T, last.Payload, string(want)) {
+		w.T.Errorf("relation %s: last row\n got %s\nwant %s", key, last.Payload, want)
 	}
 }

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"context"
@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/migfile"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // A process killed with SIGKILL at a random moment while Up installs relsync on a large database
@@ -90,7 +93,7 @@ func crashTrial(t *testing.T, dir, golden string, n, eligible int, whole time.Du
 		case !victim.killed():
 			stage = "none: Up had returned"
 			checkUpSucceeded(t, victim)
-		case !exists(path + LockFileSuffix):
+		case !exists(path + relsync.LockFileSuffix):
 			stage = "before Up took the lock"
 			crashCheckAfterKill(t, path, eligible)
 		default:
@@ -262,7 +265,7 @@ func crashCheckInstalled(t *testing.T, path string, eligible int) {
 	t.Helper()
 	db := openPlain(t, path)
 	defer db.Close()
-	rep, err := Verify(context.Background(), db)
+	rep, err := relsync.Verify(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,13 +290,13 @@ func crashCheckInstalled(t *testing.T, path string, eligible int) {
 func crashAppliedVersions(t *testing.T, db *sql.DB) []int64 {
 	t.Helper()
 	var tables int
-	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = ?`, VersionTable).Scan(&tables); err != nil {
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = ?`, relsync.VersionTable).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
 	if tables == 0 {
 		return nil
 	}
-	rows, err := db.Query(`SELECT version_id, count(*) FROM ` + VersionTable + ` WHERE version_id > 0 AND is_applied GROUP BY version_id ORDER BY version_id`)
+	rows, err := db.Query(`SELECT version_id, count(*) FROM ` + relsync.VersionTable + ` WHERE version_id > 0 AND is_applied GROUP BY version_id ORDER BY version_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,35 +320,42 @@ func crashAppliedVersions(t *testing.T, db *sql.DB) []int64 {
 // main, beyond those of the versions before it, read from fresh installs.
 func crashObjectsByVersion(t *testing.T) map[int64][]string {
 	t.Helper()
-	ms, err := embeddedMigrations()
+	ms, err := migfile.Read(relsync.Migrations())
 	if err != nil {
 		t.Fatal(err)
 	}
+	backfill := backfillVersion(t)
 	out := map[int64][]string{}
 	seen := map[string]bool{}
 	for _, m := range ms {
-		w := newWorld(t, engram.V117)
-		p, err := newProvider(w.db())
-		w.must(err)
-		_, err = p.UpTo(w.ctx, m.Version)
-		w.must(err)
-		for _, name := range crashObjects(t, w.db()) {
+		w := testworld.New(t, engram.V117)
+		_, err := testworld.Provider(t, w.DB(), relsync.Migrations()).UpTo(w.Ctx, m.Version)
+		w.Must(err)
+		for _, name := range crashObjects(t, w.DB()) {
 			if !seen[name] {
 				seen[name] = true
 				out[m.Version] = append(out[m.Version], name)
 			}
 		}
-		if len(out[m.Version]) == 0 && m.Version != (state{known: ms}).backfillVersion() {
+		if len(out[m.Version]) == 0 && m.Version != backfill {
 			t.Fatalf("migration %s creates no relsync object that this test can see", m.Name)
 		}
 	}
 	return out
 }
 
+// backfillVersion is the migration that finishes the backfill, as relsync reports it.
+func backfillVersion(t *testing.T) int64 {
+	w := testworld.New(t, engram.V117)
+	in, err := relsync.Inspect(w.Ctx, w.DB())
+	w.Must(err)
+	return in.BackfillVersion
+}
+
 func crashObjects(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE name LIKE 'relsync\_%' ESCAPE '\'
-		AND name <> ? ORDER BY name`, VersionTable)
+		AND name <> ? ORDER BY name`, relsync.VersionTable)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"context"
@@ -10,14 +10,16 @@ import (
 	"testing"
 
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // The README's first command, run to the end as a user runs it: scripts/demo.sh builds its own
 // cmd/relsync and runs goose through `go run` at the version go.mod pins. It is slow, so it is one test.
 func TestDemo(t *testing.T) {
-	needTool(t, "bash")
+	testtools.NeedTool(t, "bash")
 	// The same compile as `go run` with the same tags: afterwards the demo's go run only links.
-	gooseCLI(t)
+	testtools.GooseCLI(t)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "RELSYNC_GOOSE=") && !strings.HasPrefix(kv, "RELSYNC_CMD=") &&
@@ -26,8 +28,8 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	run := func(t *testing.T, shell string) string {
-		r := runTool(t, append(env, "TMPDIR="+t.TempDir(), "RELSYNC_SQLITE3="+shell), "", "bash", "scripts/demo.sh")
-		expectOutput(t, "scripts/demo.sh", r, 0,
+		r := testtools.Run(t, append(env, "TMPDIR="+t.TempDir(), "RELSYNC_SQLITE3="+shell), "", "bash", "scripts/demo.sh")
+		testtools.ExpectOutput(t, "scripts/demo.sh", r, 0,
 			"1. An engram v1.16.3 database (", "written by relsync's replica of engram v1.16.3",
 			"3 judged by JudgeBySemantic (path A) -> no journal row",
 			"then beta was enrolled (path B)      -> no journal row",
@@ -35,12 +37,12 @@ func TestDemo(t *testing.T) {
 			"Backup of ", "goose: successfully migrated database to version: ",
 			"engram v1.16.3 JudgeBySemantic judged rel-", "journal row seq ", `"marked_by_actor":"engram"`,
 			"Done. Every relation that belongs in the cloud has its journal row.")
-		if strings.Contains(r.stderr, "demo failed") {
+		if strings.Contains(r.Stderr, "demo failed") {
 			t.Errorf("demo reported a failed step")
 		}
 		// The database the demo left: complete, and the new relation journaled once.
-		m := regexp.MustCompile(`Database: (.*)\n`).FindStringSubmatch(r.stdout)
-		rel := regexp.MustCompile(`judged (rel-[0-9a-f]{16})`).FindStringSubmatch(r.stdout)
+		m := regexp.MustCompile(`Database: (.*)\n`).FindStringSubmatch(r.Stdout)
+		rel := regexp.MustCompile(`judged (rel-[0-9a-f]{16})`).FindStringSubmatch(r.Stdout)
 		if m == nil || rel == nil {
 			t.Fatal("the demo did not name its database and new relation")
 		}
@@ -49,15 +51,15 @@ func TestDemo(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		w := &world{t: t, ctx: context.Background(), path: m[1], s: &engram.Store{DB: db, Version: engram.V1163}}
-		if rep := w.verify(); !rep.OK() {
+		w := &testworld.World{T: t, Ctx: context.Background(), Path: m[1], S: &engram.Store{DB: db, Version: engram.V1163}}
+		if rep := w.Verify(); !rep.OK() {
 			t.Errorf("the demo's database after the demo: %+v", rep)
 		}
-		w.expectRows(rel[1], 1)
-		return r.stdout
+		w.ExpectRows(rel[1], 1)
+		return r.Stdout
 	}
 	if _, err := exec.LookPath("sqlite3"); err == nil || os.Getenv("RELSYNC_REQUIRE_TOOLS") == "1" {
-		out := run(t, needTool(t, "sqlite3"))
+		out := run(t, testtools.NeedTool(t, "sqlite3"))
 		for _, want := range []string{"4. Check with the sqlite3 shell", "OK: relsync is installed as it should be"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("demo output lacks %q", want)

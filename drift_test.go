@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"context"
@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Drift: what happens to relsync's objects when engram's schema moves under them
@@ -33,19 +36,19 @@ CREATE INDEX idx_memrel_source ON memory_relations(source_id, judgment_status);
 COMMIT;`
 
 // installedWithRelation is an enrolled project with relsync installed and one journaled relation.
-func installedWithRelation(t *testing.T) (w *world, a, b, rel string) {
-	w = newWorld(t, engram.V1163)
-	w.session("s1", "alpha")
-	a, b = w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.enroll("alpha")
-	w.up()
-	rel = w.semantic(a, b, semVerdict("related"))
-	w.expectRows(rel, 1)
+func installedWithRelation(t *testing.T) (w *testworld.World, a, b, rel string) {
+	w = testworld.New(t, engram.V1163)
+	w.Session("s1", "alpha")
+	a, b = w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	w.Enroll("alpha")
+	w.Up()
+	rel = w.Semantic(a, b, testworld.SemVerdict("related"))
+	w.ExpectRows(rel, 1)
 	return w, a, b, rel
 }
 
 // drift is Verify's objects that are not "ok", by name.
-func drift(rep Report) map[string]string {
+func drift(rep relsync.Report) map[string]string {
 	out := map[string]string{}
 	for _, o := range rep.Objects {
 		if o.State != "ok" {
@@ -61,26 +64,26 @@ func drift(rep Report) map[string]string {
 // memory_relations fail. Down before the rebuild and Up after it is the way through.
 func TestClassicRebuildFailsWhileRelsyncIsInstalled(t *testing.T) {
 	w, a, b, rel := installedWithRelation(t)
-	_, err := w.db().ExecContext(w.ctx, classicRebuild)
+	_, err := w.DB().ExecContext(w.Ctx, classicRebuild)
 	if err == nil {
 		t.Fatal("the rebuild succeeded: relsync's views no longer block it, update this test and the README")
 	}
-	w.exec(`ROLLBACK`)
+	w.Exec(`ROLLBACK`)
 	if !strings.Contains(err.Error(), "relsync_") {
 		t.Errorf("the rebuild's error %q does not name the relsync object in its way", err)
 	}
-	if d := drift(w.verify()); len(d) != 0 {
+	if d := drift(w.Verify()); len(d) != 0 {
 		t.Fatalf("after the failed rebuild: %v", d)
 	}
 
-	w.must(Down(w.ctx, w.db()))
-	w.exec(classicRebuild)
-	w.up()
-	if rep := w.verify(); !rep.OK() {
+	w.Must(relsync.Down(w.Ctx, w.DB()))
+	w.Exec(classicRebuild)
+	w.Up()
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Down, rebuild, Up: %+v", rep)
 	}
-	w.semantic(b, a, semVerdict("compatible")) // the same pair: an update of rel
-	w.expectRows(rel, 2)
+	w.Semantic(b, a, testworld.SemVerdict("compatible")) // the same pair: an update of rel
+	w.ExpectRows(rel, 2)
 }
 
 // With PRAGMA legacy_alter_table=ON the classic rebuild goes through, and SQLite drops the old
@@ -88,7 +91,7 @@ func TestClassicRebuildFailsWhileRelsyncIsInstalled(t *testing.T) {
 func TestDriftRebuildDropsTriggers(t *testing.T) {
 	w, _, _, rel := installedWithRelation(t)
 	legacyRebuild(w)
-	rep := w.verify()
+	rep := w.Verify()
 	want := map[string]string{"relsync_relation_ai": "missing", "relsync_relation_au": "missing"}
 	if d := drift(rep); !reflect.DeepEqual(d, want) {
 		t.Fatalf("Verify after the rebuild: %v, want %v", d, want)
@@ -96,16 +99,16 @@ func TestDriftRebuildDropsTriggers(t *testing.T) {
 	if rep.OK() {
 		t.Fatal("Verify says OK with relsync's triggers gone")
 	}
-	w.expectRows(rel, 1) // the rows already written stay
-	w.checkVerifySQL(false, "relsync_relation_ai", "relsync_relation_au", "missing",
+	w.ExpectRows(rel, 1) // the rows already written stay
+	checkVerifySQL(w, false, "relsync_relation_ai", "relsync_relation_au", "missing",
 		"NOT OK: 2 relsync object(s) missing, changed or unexpected")
 }
 
-func legacyRebuild(w *world) {
-	w.t.Helper()
-	w.exec(`PRAGMA legacy_alter_table = ON`)
-	w.exec(classicRebuild)
-	w.exec(`PRAGMA legacy_alter_table = OFF`)
+func legacyRebuild(w *testworld.World) {
+	w.T.Helper()
+	w.Exec(`PRAGMA legacy_alter_table = ON`)
+	w.Exec(classicRebuild)
+	w.Exec(`PRAGMA legacy_alter_table = OFF`)
 }
 
 // The other common rebuild renames the old table away first. SQLite then rewrites every view and
@@ -114,13 +117,13 @@ func legacyRebuild(w *world) {
 // table that does not exist: Verify sees them changed, and the counting views fail.
 func TestDriftRenameAwayRebuild(t *testing.T) {
 	w, _, b, _ := installedWithRelation(t)
-	w.exec(`BEGIN;
+	w.Exec(`BEGIN;
 ALTER TABLE memory_relations RENAME TO memory_relations_old;
 CREATE TABLE memory_relations ` + memoryRelationsDDL + `;
 INSERT INTO memory_relations SELECT * FROM memory_relations_old;
 DROP TABLE memory_relations_old;
 COMMIT;`)
-	rep, err := Verify(w.ctx, w.db())
+	rep, err := relsync.Verify(w.Ctx, w.DB())
 	t.Logf("Verify's error: %v", err)
 	d := drift(rep)
 	for _, name := range []string{"relsync_relation_ai", "relsync_relation_au"} {
@@ -136,10 +139,10 @@ COMMIT;`)
 	if rep.OK() {
 		t.Fatal("Verify says OK")
 	}
-	w.checkVerifySQL(false, "relsync_relation_ai", "relsync_relation_eligible", "changed", "memory_relations_old")
+	checkVerifySQL(w, false, "relsync_relation_ai", "relsync_relation_eligible", "changed", "memory_relations_old")
 	// relsync_observation_au, rewritten to read the dropped table, now fails engram's own writes
 	// to observations until relsync is repaired or removed.
-	_, err = w.db().ExecContext(w.ctx, `UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = ?`, b)
+	_, err = w.DB().ExecContext(w.Ctx, `UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = ?`, b)
 	if err == nil || !strings.Contains(err.Error(), "memory_relations_old") {
 		t.Fatalf("engram's soft delete after the rebuild: %v, want the dangling trigger's error", err)
 	}
@@ -147,11 +150,11 @@ COMMIT;`)
 
 	// Down removes the dangling objects (DROP … IF EXISTS needs nothing they name), and Up
 	// installs them afresh on the new table.
-	w.must(Down(w.ctx, w.db()))
-	_, err = w.db().ExecContext(w.ctx, `UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = ?`, b)
-	w.must(err)
-	w.up()
-	if rep := w.verify(); !rep.OK() {
+	w.Must(relsync.Down(w.Ctx, w.DB()))
+	_, err = w.DB().ExecContext(w.Ctx, `UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = ?`, b)
+	w.Must(err)
+	w.Up()
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Down and Up after the rebuild: %+v", rep)
 	}
 }
@@ -159,10 +162,10 @@ COMMIT;`)
 // A trigger dropped and recreated with another body, and a relsync_* object relsync never made.
 func TestDriftChangedTrigger(t *testing.T) {
 	w, a, b, rel := installedWithRelation(t)
-	w.exec(`DROP TRIGGER relsync_relation_au`)
-	w.exec(`CREATE TRIGGER relsync_relation_au AFTER UPDATE ON memory_relations BEGIN SELECT 1; END`)
-	w.exec(`CREATE VIEW relsync_extra AS SELECT 1 AS one`)
-	rep := w.verify()
+	w.Exec(`DROP TRIGGER relsync_relation_au`)
+	w.Exec(`CREATE TRIGGER relsync_relation_au AFTER UPDATE ON memory_relations BEGIN SELECT 1; END`)
+	w.Exec(`CREATE VIEW relsync_extra AS SELECT 1 AS one`)
+	rep := w.Verify()
 	want := map[string]string{"relsync_relation_au": "changed", "relsync_extra": "unexpected"}
 	if d := drift(rep); !reflect.DeepEqual(d, want) {
 		t.Fatalf("Verify: %v, want %v", d, want)
@@ -170,16 +173,16 @@ func TestDriftChangedTrigger(t *testing.T) {
 	if rep.OK() {
 		t.Fatal("Verify says OK with a changed trigger")
 	}
-	w.checkVerifySQL(false, "relsync_relation_au", "changed", "relsync_extra", "unexpected")
-	w.semantic(b, a, semVerdict("compatible"))
-	w.expectCount(rel, 1) // the changed trigger journals nothing: why it must be reported
+	checkVerifySQL(w, false, "relsync_relation_au", "changed", "relsync_extra", "unexpected")
+	w.Semantic(b, a, testworld.SemVerdict("compatible"))
+	w.ExpectCount(rel, 1) // the changed trigger journals nothing: why it must be reported
 }
 
 // A column engram adds to memory_relations after this release: the payload does not carry it.
 func TestDriftAddedColumn(t *testing.T) {
 	w, _, _, _ := installedWithRelation(t)
-	w.exec(`ALTER TABLE memory_relations ADD COLUMN weight REAL`)
-	rep := w.verify()
+	w.Exec(`ALTER TABLE memory_relations ADD COLUMN weight REAL`)
+	rep := w.Verify()
 	if !reflect.DeepEqual(rep.UnjournaledColumns, []string{"weight"}) {
 		t.Fatalf("UnjournaledColumns: %v, want [weight]", rep.UnjournaledColumns)
 	}
@@ -189,41 +192,41 @@ func TestDriftAddedColumn(t *testing.T) {
 	if rep.OK() {
 		t.Fatal("Verify says OK with a column the payload does not carry")
 	}
-	w.checkVerifySQL(false, "memory_relations columns the payload does not carry: weight")
+	checkVerifySQL(w, false, "memory_relations columns the payload does not carry: weight")
 }
 
 // Journal rows left behind for relations that no longer exist (engram never deletes a relation;
 // a hand cleanup or a lossy rebuild does).
 func TestDriftOrphanJournalRows(t *testing.T) {
 	w, a, b, rel := installedWithRelation(t)
-	w.semantic(b, a, semVerdict("compatible"))
-	w.expectRows(rel, 2)
-	kept := w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("related"))
-	if n := w.verify().OrphanRows; n != 0 {
+	w.Semantic(b, a, testworld.SemVerdict("compatible"))
+	w.ExpectRows(rel, 2)
+	kept := w.Semantic(a, w.Obs("s1", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	if n := w.Verify().OrphanRows; n != 0 {
 		t.Fatalf("OrphanRows before: %d", n)
 	}
-	_, err := w.db().ExecContext(w.ctx, `DELETE FROM memory_relations WHERE sync_id = ?`, rel)
-	w.must(err)
-	rep := w.verify()
+	_, err := w.DB().ExecContext(w.Ctx, `DELETE FROM memory_relations WHERE sync_id = ?`, rel)
+	w.Must(err)
+	rep := w.Verify()
 	if rep.OrphanRows != 2 {
 		t.Fatalf("OrphanRows: %d, want the deleted relation's 2 rows", rep.OrphanRows)
 	}
 	if d := drift(rep); len(d) != 0 {
 		t.Errorf("objects: %v", d)
 	}
-	w.expectRows(kept, 1)
+	w.ExpectRows(kept, 1)
 	// Reported, not a failure: the rows still push, and Verify.OK ignores them too.
-	w.checkVerifySQL(true, "Journal rows whose relation is gone: 2")
+	checkVerifySQL(w, true, "Journal rows whose relation is gone: 2")
 }
 
 // Up, at every open, finds relsync's objects dropped or rewritten by a rebuild of
 // memory_relations, recreates them from what it recorded, and journals the relations written while
 // the triggers were gone. Then the triggers journal again.
 func TestUpRepairsAfterRebuild(t *testing.T) {
-	rebuilds := map[string]func(w *world){
+	rebuilds := map[string]func(w *testworld.World){
 		"legacy alter table": legacyRebuild,
-		"rename away": func(w *world) {
-			w.exec(`BEGIN;
+		"rename away": func(w *testworld.World) {
+			w.Exec(`BEGIN;
 ALTER TABLE memory_relations RENAME TO memory_relations_old;
 CREATE TABLE memory_relations ` + memoryRelationsDDL + `;
 INSERT INTO memory_relations SELECT * FROM memory_relations_old;
@@ -239,19 +242,19 @@ COMMIT;`)
 			// written: after the rename-away rebuild, relsync's dangling objects fail engram's
 			// journal writes until Up repairs them, which engram's open does right after its
 			// schema pass.)
-			missed := w.pending(b, a)
-			_, err := w.db().ExecContext(w.ctx, `UPDATE memory_relations SET judgment_status = 'judged',
+			missed := w.Pending(b, a)
+			_, err := w.DB().ExecContext(w.Ctx, `UPDATE memory_relations SET judgment_status = 'judged',
 				relation = 'related', marked_by_actor = 'claude', marked_by_kind = 'agent',
 				updated_at = datetime('now') WHERE sync_id = ?`, missed)
-			w.must(err)
-			w.expectCount(missed, 0)
-			w.up()
-			if rep := w.verify(); !rep.OK() {
+			w.Must(err)
+			w.ExpectCount(missed, 0)
+			w.Up()
+			if rep := w.Verify(); !rep.OK() {
 				t.Fatalf("after Up: %v %+v", drift(rep), rep.Projects)
 			}
-			w.expectRows(missed, 1)
-			after := w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("related"))
-			w.expectRows(after, 1)
+			w.ExpectRows(missed, 1)
+			after := w.Semantic(a, w.Obs("s1", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+			w.ExpectRows(after, 1)
 		})
 	}
 }
@@ -266,12 +269,12 @@ func BenchmarkDriftCheckAtOpen(b *testing.B) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	if err := Up(ctx, db); err != nil {
+	if err := relsync.Up(ctx, db); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("UpNoop", func(b *testing.B) {
 		for b.Loop() {
-			if err := Up(ctx, db); err != nil {
+			if err := relsync.Up(ctx, db); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -296,14 +299,14 @@ func countNotOK(ctx context.Context, b *testing.B, db *sql.DB) int {
 // checkVerifySQL runs scripts/verify.sql in the real sqlite3 shell on the world's file and checks
 // its verdict (exit 0, or 1 for NOT OK) and that its output has each of want. It is a subtest of
 // its own: without the shell it skips (fails under RELSYNC_REQUIRE_TOOLS=1), the Go checks still run.
-func (w *world) checkVerifySQL(wantOK bool, want ...string) {
-	w.t.Helper()
+func checkVerifySQL(w *testworld.World, wantOK bool, want ...string) {
+	w.T.Helper()
 	code := 1
 	if wantOK {
 		code = 0
 	}
-	w.t.(*testing.T).Run("verify.sql", func(t *testing.T) {
-		expectOutput(t, "verify.sql", verifySQL(t, w.path), code, want...)
+	w.T.(*testing.T).Run("verify.sql", func(t *testing.T) {
+		testtools.ExpectOutput(t, "verify.sql", testtools.VerifySQL(t, w.Path), code, want...)
 	})
 }
 
@@ -311,6 +314,6 @@ func (w *world) checkVerifySQL(wantOK bool, want ...string) {
 // still succeed.
 func TestUpWithoutTheObjectRecord(t *testing.T) {
 	w, _, _, _ := installedWithRelation(t)
-	w.exec(`DROP TABLE relsync_objects`)
-	w.up()
+	w.Exec(`DROP TABLE relsync_objects`)
+	w.Up()
 }

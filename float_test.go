@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // goFloatValues are doubles of every shape: random bit patterns, random fractions, short decimals,
@@ -49,36 +51,36 @@ func goFloatValues(n int) []float64 {
 // writes in 15 digits or fewer comes out byte for byte, and any other is at most one double away;
 // beyond 1e±90 (no confidence is) SQLite's conversions drift further, and only a number is asked for.
 func TestGoFloatMatchesEncodingJSON(t *testing.T) {
-	w := newWorld(t, engram.V117)
-	w.session("s1", "alpha")
-	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.enroll("alpha")
+	w := testworld.New(t, engram.V117)
+	w.Session("s1", "alpha")
+	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	w.Enroll("alpha")
 	vals := goFloatValues(30000)
-	tx, err := w.db().BeginTx(w.ctx, nil)
-	w.must(err)
+	tx, err := w.DB().BeginTx(w.Ctx, nil)
+	w.Must(err)
 	for i, v := range vals {
-		_, err := tx.ExecContext(w.ctx, `INSERT INTO memory_relations (id, sync_id, source_id, target_id, relation,
+		_, err := tx.ExecContext(w.Ctx, `INSERT INTO memory_relations (id, sync_id, source_id, target_id, relation,
 			confidence, judgment_status, marked_by_actor, marked_by_kind) VALUES (?, ?, ?, ?, 'related', ?, 'judged', 'claude', 'agent')`,
 			i+1, fmt.Sprintf("rel-f%015d", i+1), a, b, v)
-		w.must(err)
+		w.Must(err)
 	}
-	w.must(tx.Commit())
-	w.up() // the backfill journals every one of them
+	w.Must(tx.Commit())
+	w.Up() // the backfill journals every one of them
 	// The number between "confidence": and the next field, as the journal holds it.
-	rows, err := w.db().QueryContext(w.ctx, `SELECT CAST(substr(entity_key, 6) AS INTEGER),
+	rows, err := w.DB().QueryContext(w.Ctx, `SELECT CAST(substr(entity_key, 6) AS INTEGER),
 		substr(payload, instr(payload, '"confidence":') + 13,
 		       instr(payload, ',"judgment_status"') - instr(payload, '"confidence":') - 13)
 		FROM sync_mutations WHERE entity = 'relation' AND entity_key LIKE 'rel-f%'`)
-	w.must(err)
+	w.Must(err)
 	defer rows.Close()
 	seen, otherDigits, neighbour, extreme := 0, 0, 0, 0
 	for rows.Next() {
 		var id int
 		var got string
-		w.must(rows.Scan(&id, &got))
+		w.Must(rows.Scan(&id, &got))
 		v := vals[id-1]
 		b, err := json.Marshal(v)
-		w.must(err)
+		w.Must(err)
 		seen++
 		if got == string(b) {
 			continue
@@ -97,7 +99,7 @@ func TestGoFloatMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("%v: relsync writes %s, which reads back as %v (Go writes %s)", v, got, back, b)
 		}
 	}
-	w.must(rows.Err())
+	w.Must(rows.Err())
 	if seen != len(vals) {
 		t.Fatalf("%d numbers, want %d", seen, len(vals))
 	}
@@ -117,29 +119,29 @@ func significantDigits(s string) int {
 // A database at pre-release version 3 (migration 1's float view) counts with this build's views, and once
 // upgraded writes whole numbers as Go does; the row written before the upgrade stays as it was.
 func TestUpgradeFromVersion3WritesGoFloats(t *testing.T) {
-	w := newWorld(t, engram.V117)
-	w.session("s1", "alpha")
-	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.enroll("alpha")
-	installPrerelease(t, w.db(), 3)
+	w := testworld.New(t, engram.V117)
+	w.Session("s1", "alpha")
+	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	w.Enroll("alpha")
+	testworld.InstallPrerelease(t, w.DB(), 3)
 
-	key := w.insertLocal(a, b, nil, nil, nil, nil, 50.0)
-	rows := w.rows(key)
+	key := insertLocal(w, a, b, nil, nil, nil, nil, 50.0)
+	rows := w.Rows(key)
 	if len(rows) != 1 || !strings.Contains(rows[0].Payload, `"confidence":5e+01`) {
 		t.Fatalf("version 3 journaled %+v, want one row with migration 1's 5e+01", rows)
 	}
-	rep, err := Verify(w.ctx, w.db())
-	w.must(err)
+	rep, err := relsync.Verify(w.Ctx, w.DB())
+	w.Must(err)
 	if rep.Version != 3 || rep.Latest < 5 || rep.AtLatest() || totalMissing(rep) != 0 {
 		t.Fatalf("Verify at version 3: %+v", rep)
 	}
 
-	w.up()
-	_, err = w.db().ExecContext(w.ctx, `UPDATE memory_relations SET confidence = 60, updated_at = datetime('now')
+	w.Up()
+	_, err = w.DB().ExecContext(w.Ctx, `UPDATE memory_relations SET confidence = 60, updated_at = datetime('now')
 		WHERE sync_id = ?`, key)
-	w.must(err)
-	w.expectRows(key, 2)
-	if rows := w.rows(key); !strings.Contains(rows[0].Payload, `"confidence":5e+01`) ||
+	w.Must(err)
+	w.ExpectRows(key, 2)
+	if rows := w.Rows(key); !strings.Contains(rows[0].Payload, `"confidence":5e+01`) ||
 		!strings.Contains(rows[1].Payload, `"confidence":60,`) {
 		t.Fatalf("after the upgrade: %+v", rows)
 	}

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"encoding/binary"
@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Differential fuzzing of the payload: random contents in every memory_relations column the
@@ -69,11 +70,11 @@ func FuzzPayload(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0}, []byte("r"), []byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e"), []byte("f"), 1e-7)
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0}, []byte("r"), []byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e"), []byte("f"), 5e-324)
 
-	w := newWorld(f, engram.V117)
+	w := testworld.New(f, engram.V117)
 	src, tgt := enrolledPair(w)
 	n := 0
 	f.Fuzz(func(t *testing.T, kinds, relation, reason, evidence, model, session, actor, created []byte, conf float64) {
-		w.t = t
+		w.T = t
 		for len(kinds) < 8 {
 			kinds = append(kinds, 0)
 		}
@@ -92,7 +93,7 @@ func FuzzPayload(f *testing.F) {
 			fuzzValue(kinds[5], actor, false),
 			fuzzValue(kinds[6], created, true),
 		}
-		_, err := w.db().ExecContext(w.ctx, `INSERT INTO memory_relations (sync_id, source_id, target_id,
+		_, err := w.DB().ExecContext(w.Ctx, `INSERT INTO memory_relations (sync_id, source_id, target_id,
 			relation, reason, evidence, marked_by_model, session_id, marked_by_actor, created_at,
 			confidence, judgment_status, marked_by_kind, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'judged', 'agent', datetime('now'))`,
@@ -100,8 +101,8 @@ func FuzzPayload(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the write failed: %v", err)
 		}
-		rows := w.rows(key)
-		eligible := w.count(`SELECT count(*) FROM relsync_relation_eligible AS e
+		rows := w.Rows(key)
+		eligible := w.Count(`SELECT count(*) FROM relsync_relation_eligible AS e
 			JOIN memory_relations AS r ON r.id = e.relation_id WHERE r.sync_id = ?`, key) == 1
 		if want := map[bool]int{true: 1, false: 0}[eligible]; len(rows) != want {
 			t.Fatalf("%d journal rows for a relation eligible=%v", len(rows), eligible)
@@ -127,7 +128,7 @@ func FuzzPayload(f *testing.F) {
 				t.Fatalf("missing key %q in %s", k, payload)
 			}
 		}
-		p, err := engram.ReadRelationPayload(w.ctx, w.db(), key, engram.V117)
+		p, err := engram.ReadRelationPayload(w.Ctx, w.DB(), key, engram.V117)
 		if err != nil {
 			// Go cannot scan the row (a confidence that is text or a blob): relsync leaves the
 			// confidence out, as README says, and writes the rest.

@@ -1,6 +1,9 @@
-package relsync
+package relsync_test
 
 import (
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,22 +15,22 @@ func TestGooseScriptStatusWritesNothing(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
 	for _, cmd := range []string{"status", "version"} {
-		db, wal := fileBytes(t, w.path)
-		r := gooseScript(t, w.path, cmd)
-		expectOutput(t, "goose.sh "+cmd+" before the install", r, 0, "relsync is not installed")
-		if db2, wal2 := fileBytes(t, w.path); db2 != db || wal2 != wal {
+		db, wal := fileBytes(t, w.Path)
+		r := testtools.GooseScript(t, w.Path, cmd)
+		testtools.ExpectOutput(t, "goose.sh "+cmd+" before the install", r, 0, "relsync is not installed")
+		if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != wal {
 			t.Errorf("goose.sh %s changed the database before the install", cmd)
 		}
 	}
-	if n := w.count(`SELECT count(*) FROM sqlite_master WHERE name = ?`, VersionTable); n != 0 {
-		t.Fatalf("goose.sh status created %s", VersionTable)
+	if n := w.Count(`SELECT count(*) FROM sqlite_master WHERE name = ?`, relsync.VersionTable); n != 0 {
+		t.Fatalf("goose.sh status created %s", relsync.VersionTable)
 	}
-	w.up()
+	w.Up()
 	for _, cmd := range []string{"status", "version"} {
-		db, wal := fileBytes(t, w.path)
-		r := gooseScript(t, w.path, cmd)
-		expectOutput(t, "goose.sh "+cmd, r, 0)
-		if db2, wal2 := fileBytes(t, w.path); db2 != db || wal2 != wal {
+		db, wal := fileBytes(t, w.Path)
+		r := testtools.GooseScript(t, w.Path, cmd)
+		testtools.ExpectOutput(t, "goose.sh "+cmd, r, 0)
+		if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != wal {
 			t.Errorf("goose.sh %s changed the database (file %v, WAL %v: %d -> %d bytes)", cmd, db2 != db, wal2 != wal, len(wal), len(wal2))
 		}
 	}
@@ -39,28 +42,28 @@ func TestGooseScriptUpBacksUpOnlyBeforeAChange(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
 	backups := func() int {
-		b, err := filepath.Glob(w.path + ".relsync-backup-*")
-		w.must(err)
+		b, err := filepath.Glob(w.Path + ".relsync-backup-*")
+		w.Must(err)
 		return len(b)
 	}
-	expectOutput(t, "goose.sh up", gooseScript(t, w.path, "up"), 0, "Backup of ")
+	testtools.ExpectOutput(t, "goose.sh up", testtools.GooseScript(t, w.Path, "up"), 0, "Backup of ")
 	for _, key := range m.missing {
-		w.expectRows(key, 1)
+		w.ExpectRows(key, 1)
 	}
-	r := gooseScript(t, w.path, "up")
-	expectOutput(t, "goose.sh up again", r, 0, "nothing to do, no backup written")
-	if strings.Contains(r.stdout, "Backup of") || backups() != 1 {
+	r := testtools.GooseScript(t, w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up again", r, 0, "nothing to do, no backup written")
+	if strings.Contains(r.Stdout, "Backup of") || backups() != 1 {
 		t.Fatalf("an up with nothing to do wrote a backup (%d in all):\n%v", backups(), r)
 	}
 
-	w.exec(`DROP TRIGGER relsync_relation_ai`)
-	w.session("s9", "alpha")
-	rel := w.semantic(w.obs("s9", ptr("alpha")), w.obs("s9", ptr("alpha")), semVerdict("related"))
-	w.expectCount(rel, 0)
-	r = gooseScript(t, w.path, "up")
-	expectOutput(t, "goose.sh up after a dropped trigger", r, 0, "Backup of ", "Recreating 1 relsync object(s)")
-	w.expectRows(rel, 1)
-	if rep := w.verify(); !rep.OK() || backups() != 2 {
+	w.Exec(`DROP TRIGGER relsync_relation_ai`)
+	w.Session("s9", "alpha")
+	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	w.ExpectCount(rel, 0)
+	r = testtools.GooseScript(t, w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up after a dropped trigger", r, 0, "Backup of ", "Recreating 1 relsync object(s)")
+	w.ExpectRows(rel, 1)
+	if rep := w.Verify(); !rep.OK() || backups() != 2 {
 		t.Fatalf("after goose.sh up: %+v, %d backups", rep, backups())
 	}
 }

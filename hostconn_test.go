@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 	"github.com/relsync/relsync/internal/sqlitecode"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Up on the host's own *sql.DB: engram allows one connection, and a host may hold a transaction
@@ -23,7 +25,7 @@ const hostWatchdog = time.Minute
 // upAsync runs Up in a goroutine; the channel gets its error.
 func upAsync(ctx context.Context, db *sql.DB) <-chan error {
 	done := make(chan error, 1)
-	go func() { done <- Up(ctx, db) }()
+	go func() { done <- relsync.Up(ctx, db) }()
 	return done
 }
 
@@ -39,19 +41,19 @@ func awaitUp(t *testing.T, done <-chan error) error {
 }
 
 // hostWorld is an engram database on a file with relations waiting for the backfill.
-func hostWorld(t *testing.T) *world {
-	w := newWorld(t, engram.V1163)
-	w.session("s1", "alpha")
+func hostWorld(t *testing.T) *testworld.World {
+	w := testworld.New(t, engram.V1163)
+	w.Session("s1", "alpha")
 	for i := 0; i < 5; i++ {
-		w.semantic(w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha")), semVerdict("related"))
+		w.Semantic(w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
 	}
-	w.enroll("alpha")
+	w.Enroll("alpha")
 	return w
 }
 
 func expectVerifyOK(t *testing.T, db *sql.DB) {
 	t.Helper()
-	rep, err := Verify(context.Background(), db)
+	rep, err := relsync.Verify(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +66,10 @@ func expectVerifyOK(t *testing.T, db *sql.DB) {
 // queue for the connection behind Up's migration and Up behind them, and both finish.
 func TestUpOnSingleConnectionHostWhileItWrites(t *testing.T) {
 	w := hostWorld(t)
-	if n := w.db().Stats().MaxOpenConnections; n != 1 {
+	if n := w.DB().Stats().MaxOpenConnections; n != 1 {
 		t.Fatalf("engram's pool allows %d connections, want 1", n)
 	}
-	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
+	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var writes int
@@ -81,9 +83,9 @@ func TestUpOnSingleConnectionHostWhileItWrites(t *testing.T) {
 				return
 			default:
 			}
-			rel, err := w.s.SavePendingRelation(w.ctx, a, b)
+			rel, err := w.S.SavePendingRelation(w.Ctx, a, b)
 			if err == nil {
-				_, err = w.s.JudgeRelation(w.ctx, rel, verdict())
+				_, err = w.S.JudgeRelation(w.Ctx, rel, testworld.Verdict())
 			}
 			if err != nil {
 				writeErr = err
@@ -92,9 +94,9 @@ func TestUpOnSingleConnectionHostWhileItWrites(t *testing.T) {
 			writes++
 		}
 	}()
-	ctx, cancel := context.WithTimeout(w.ctx, hostWatchdog)
+	ctx, cancel := context.WithTimeout(w.Ctx, hostWatchdog)
 	defer cancel()
-	err := awaitUp(t, upAsync(ctx, w.db()))
+	err := awaitUp(t, upAsync(ctx, w.DB()))
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -104,8 +106,8 @@ func TestUpOnSingleConnectionHostWhileItWrites(t *testing.T) {
 		t.Fatalf("host write beside Up: %v", writeErr)
 	}
 	t.Logf("%d host writes went through the one connection while Up ran", writes)
-	expectVerifyOK(t, w.db())
-	if n := w.count(`SELECT count(*) FROM (SELECT entity_key FROM sync_mutations
+	expectVerifyOK(t, w.DB())
+	if n := w.Count(`SELECT count(*) FROM (SELECT entity_key FROM sync_mutations
 		WHERE target_key = 'cloud' AND entity = 'relation' AND source = 'local'
 		GROUP BY entity_key HAVING count(*) > 1)`); n != 0 {
 		t.Fatalf("%d relations judged once have more than one local row", n)
@@ -118,35 +120,35 @@ func TestUpOnSingleConnectionHostWhileItWrites(t *testing.T) {
 // commits.
 func TestUpWhileHostHoldsItsOnlyConnection(t *testing.T) {
 	w := hostWorld(t)
-	tx, err := w.db().BeginTx(w.ctx, nil)
-	w.must(err)
-	_, err = tx.ExecContext(w.ctx, `UPDATE sessions SET summary = 'held' WHERE id = 's1'`)
-	w.must(err)
+	tx, err := w.DB().BeginTx(w.Ctx, nil)
+	w.Must(err)
+	_, err = tx.ExecContext(w.Ctx, `UPDATE sessions SET summary = 'held' WHERE id = 's1'`)
+	w.Must(err)
 
-	ctx, cancel := context.WithTimeout(w.ctx, 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(w.Ctx, 200*time.Millisecond)
 	defer cancel()
-	err = awaitUp(t, upAsync(ctx, w.db()))
+	err = awaitUp(t, upAsync(ctx, w.DB()))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Up with a deadline while the host holds its only connection: %v, want context.DeadlineExceeded", err)
 	}
 
 	// Without a deadline Up waits for the connection.
-	done := upAsync(context.Background(), w.db())
+	done := upAsync(context.Background(), w.DB())
 	select {
 	case err := <-done:
 		t.Fatalf("Up returned (%v) while the host still held its only connection", err)
 	case <-time.After(300 * time.Millisecond):
 	}
 	var summary string
-	w.must(tx.QueryRowContext(w.ctx, `SELECT summary FROM sessions WHERE id = 's1'`).Scan(&summary))
+	w.Must(tx.QueryRowContext(w.Ctx, `SELECT summary FROM sessions WHERE id = 's1'`).Scan(&summary))
 	if summary != "held" {
 		t.Fatalf("the host's transaction lost its write: %q", summary)
 	}
-	w.must(tx.Commit())
+	w.Must(tx.Commit())
 	if err := awaitUp(t, done); err != nil {
 		t.Fatalf("Up after the host committed: %v", err)
 	}
-	expectVerifyOK(t, w.db())
+	expectVerifyOK(t, w.DB())
 }
 
 // openTwoConnections opens the world's file as a host with two connections, each with engram's
@@ -167,13 +169,13 @@ func openTwoConnections(t *testing.T, path string, busyMillis int) *sql.DB {
 // the writer), and that transaction keeps its snapshot: it does not see relsync appear.
 func TestUpWhileHostHoldsAReadTransaction(t *testing.T) {
 	w := hostWorld(t)
-	db := openTwoConnections(t, w.path, 5000)
-	tx, err := db.BeginTx(w.ctx, nil)
-	w.must(err)
+	db := openTwoConnections(t, w.Path, 5000)
+	tx, err := db.BeginTx(w.Ctx, nil)
+	w.Must(err)
 	defer tx.Rollback()
 	before := countRelsync(t, tx)
 
-	ctx, cancel := context.WithTimeout(w.ctx, hostWatchdog)
+	ctx, cancel := context.WithTimeout(w.Ctx, hostWatchdog)
 	defer cancel()
 	if err := awaitUp(t, upAsync(ctx, db)); err != nil {
 		t.Fatalf("Up beside the host's read transaction: %v", err)
@@ -181,7 +183,7 @@ func TestUpWhileHostHoldsAReadTransaction(t *testing.T) {
 	if after := countRelsync(t, tx); after != before {
 		t.Fatalf("the host's read transaction saw relsync objects go from %d to %d", before, after)
 	}
-	w.must(tx.Commit())
+	w.Must(tx.Commit())
 	expectVerifyOK(t, db)
 }
 
@@ -207,20 +209,20 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := hostWorld(t)
 			if upgrade {
-				installPrerelease(t, w.db(), 4)
+				testworld.InstallPrerelease(t, w.DB(), 4)
 			}
-			db := openTwoConnections(t, w.path, 1000)
+			db := openTwoConnections(t, w.Path, 1000)
 			version := func() int64 {
-				v, _, err := Version(w.ctx, db)
-				w.must(err)
+				v, _, err := relsync.Version(w.Ctx, db)
+				w.Must(err)
 				return v
 			}
 			before := version()
-			conn, err := db.Conn(w.ctx)
-			w.must(err)
+			conn, err := db.Conn(w.Ctx)
+			w.Must(err)
 			defer conn.Close()
-			_, err = conn.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
-			w.must(err)
+			_, err = conn.ExecContext(w.Ctx, `BEGIN IMMEDIATE`)
+			w.Must(err)
 
 			began := time.Now()
 			err = awaitUp(t, upAsync(context.Background(), db))
@@ -228,17 +230,17 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 				t.Fatalf("Up while the host holds the write lock: %v, want SQLITE_BUSY", err)
 			}
 			t.Logf("Up gave up after %v: %v", time.Since(began).Round(time.Millisecond), err)
-			_, err = conn.ExecContext(w.ctx, `COMMIT`)
-			w.must(err)
+			_, err = conn.ExecContext(w.Ctx, `COMMIT`)
+			w.Must(err)
 			if v := version(); v != before {
 				t.Fatalf("version went from %d to %d although Up failed", before, v)
 			}
 
 			// A deadline shorter than the busy timeout does not cut SQLite's wait for the lock short
 			// (an interrupt does not reach the busy handler): Up returns ctx's error once it ends.
-			_, err = conn.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
-			w.must(err)
-			ctx, cancel := context.WithTimeout(w.ctx, 100*time.Millisecond)
+			_, err = conn.ExecContext(w.Ctx, `BEGIN IMMEDIATE`)
+			w.Must(err)
+			ctx, cancel := context.WithTimeout(w.Ctx, 100*time.Millisecond)
 			defer cancel()
 			began = time.Now()
 			err = awaitUp(t, upAsync(ctx, db))
@@ -246,10 +248,10 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 				t.Fatalf("Up with a deadline while the host held the write lock: %v, want context.DeadlineExceeded", err)
 			}
 			t.Logf("Up with a 100 ms deadline gave up after %v: %v", time.Since(began).Round(time.Millisecond), err)
-			_, err = conn.ExecContext(w.ctx, `COMMIT`)
-			w.must(err)
+			_, err = conn.ExecContext(w.Ctx, `COMMIT`)
+			w.Must(err)
 
-			if err := Up(w.ctx, db); err != nil {
+			if err := relsync.Up(w.Ctx, db); err != nil {
 				t.Fatalf("Up after the host committed: %v", err)
 			}
 			expectVerifyOK(t, db)
@@ -261,30 +263,30 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 // not need the write lock. Another connection holds it (BEGIN IMMEDIATE) and engram's connection
 // waits for no one (busy_timeout 0), so any write attempt of Up would fail at once.
 func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
-	w := newWorld(t, engram.V1163)
+	w := testworld.New(t, engram.V1163)
 	a, b := enrolledPair(w) // relsync installed
-	w.semantic(a, b, semVerdict("related"))
+	w.Semantic(a, b, testworld.SemVerdict("related"))
 
-	holder, err := openPlain(t, w.path).Conn(w.ctx)
-	w.must(err)
+	holder, err := openPlain(t, w.Path).Conn(w.Ctx)
+	w.Must(err)
 	defer holder.Close()
-	_, err = holder.ExecContext(w.ctx, `BEGIN IMMEDIATE`)
-	w.must(err)
+	_, err = holder.ExecContext(w.Ctx, `BEGIN IMMEDIATE`)
+	w.Must(err)
 	defer holder.ExecContext(context.Background(), `ROLLBACK`)
 
-	_, err = w.db().Exec(`PRAGMA busy_timeout = 0`)
-	w.must(err)
+	_, err = w.DB().Exec(`PRAGMA busy_timeout = 0`)
+	w.Must(err)
 	// The lock is really held: a write transaction on engram's connection is refused.
-	if _, err := w.db().Exec(`BEGIN IMMEDIATE`); !sqlitecode.IsBusy(err) {
+	if _, err := w.DB().Exec(`BEGIN IMMEDIATE`); !sqlitecode.IsBusy(err) {
 		if err == nil {
-			w.db().Exec(`ROLLBACK`)
+			w.DB().Exec(`ROLLBACK`)
 		}
 		t.Fatalf("BEGIN IMMEDIATE while another connection holds the write lock: %v, want SQLITE_BUSY", err)
 	}
-	if err := Up(w.ctx, w.db()); err != nil {
+	if err := relsync.Up(w.Ctx, w.DB()); err != nil {
 		t.Fatalf("Up on a current database while another connection writes: %v", err)
 	}
-	if _, err := Verify(w.ctx, w.db()); err != nil {
+	if _, err := relsync.Verify(w.Ctx, w.DB()); err != nil {
 		t.Fatalf("Verify while another connection writes: %v", err)
 	}
 }

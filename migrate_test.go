@@ -1,78 +1,80 @@
-package relsync
+package relsync_test
 
 import (
 	"slices"
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 func TestUpInstallsAndJudgeIsJournaled(t *testing.T) {
-	w := newWorld(t, engram.V1163)
-	w.session("s1", "alpha")
-	a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.enroll("alpha")
-	w.up()
-	rel := w.semantic(a, b, verdict())
-	w.expectRows(rel, 1)
+	w := testworld.New(t, engram.V1163)
+	w.Session("s1", "alpha")
+	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	w.Enroll("alpha")
+	w.Up()
+	rel := w.Semantic(a, b, testworld.Verdict())
+	w.ExpectRows(rel, 1)
 }
 
 // mixedWorld is a database with relations in every state, written before relsync was installed,
 // as engram v1.16.3 leaves it: the backfill must journal exactly the eligible ones that lack a row.
 type mixed struct {
-	w                *world
+	w                *testworld.World
 	missing, present []string // eligible relations without and with a local row before install
 	never            []string // relations that must never get a row
 }
 
 func buildMixed(t *testing.T) *mixed {
-	w := newWorld(t, engram.V1163)
+	w := testworld.New(t, engram.V1163)
 	m := &mixed{w: w}
-	w.session("s1", "alpha")
-	w.session("s2", "beta")
-	w.session("s3", "gamma")
-	a1, a2 := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	a3, a4 := w.obs("s1", nil), w.obs("s1", nil)
-	b1, b2 := w.obs("s2", ptr("beta")), w.obs("s2", ptr("beta"))
-	g1, g2 := w.obs("s3", ptr("gamma")), w.obs("s3", ptr("gamma"))
-	w.enroll("alpha")
-	w.enroll("beta")
+	w.Session("s1", "alpha")
+	w.Session("s2", "beta")
+	w.Session("s3", "gamma")
+	a1, a2 := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	a3, a4 := w.Obs("s1", nil), w.Obs("s1", nil)
+	b1, b2 := w.Obs("s2", testworld.Ptr("beta")), w.Obs("s2", testworld.Ptr("beta"))
+	g1, g2 := w.Obs("s3", testworld.Ptr("gamma")), w.Obs("s3", testworld.Ptr("gamma"))
+	w.Enroll("alpha")
+	w.Enroll("beta")
 
 	// Path A: never journaled by v1.16.3.
-	m.missing = append(m.missing, w.semantic(a1, a2, semVerdict("related")))
+	m.missing = append(m.missing, w.Semantic(a1, a2, testworld.SemVerdict("related")))
 	// Path B: judged while beta was not enrolled... (beta is enrolled above, so judge gamma, then enroll it).
-	pb := w.pending(g1, g2)
-	w.judge(pb, verdict())
-	w.enroll("gamma") // v1.16.3's enrollment does not catch up relations
+	pb := w.Pending(g1, g2)
+	w.Judge(pb, testworld.Verdict())
+	w.Enroll("gamma") // v1.16.3's enrollment does not catch up relations
 	m.missing = append(m.missing, pb)
 	// Observations without a project of their own, in an enrolled session: v1.16.3's gate never
 	// journals them.
-	sf := w.pending(a3, a4)
-	w.judge(sf, verdict())
+	sf := w.Pending(a3, a4)
+	w.Judge(sf, testworld.Verdict())
 	m.missing = append(m.missing, sf)
 	// Healthy: JudgeRelation on an enrolled project wrote its own row.
-	ok := w.pending(b1, b2)
-	w.judge(ok, verdict())
+	ok := w.Pending(b1, b2)
+	w.Judge(ok, testworld.Verdict())
 	m.present = append(m.present, ok)
 
-	m.never = append(m.never, w.pending(a1, b1)) // pending
-	o1, o2 := w.obs("s2", ptr("beta")), w.obs("s2", ptr("beta"))
-	orphan := w.pending(o1, o2)
-	w.judge(orphan, verdict()) // Go journals it while judged...
+	m.never = append(m.never, w.Pending(a1, b1)) // pending
+	o1, o2 := w.Obs("s2", testworld.Ptr("beta")), w.Obs("s2", testworld.Ptr("beta"))
+	orphan := w.Pending(o1, o2)
+	w.Judge(orphan, testworld.Verdict()) // Go journals it while judged...
 	m.present = append(m.present, orphan)
-	w.must(w.s.HardDeleteObservation(w.ctx, o2)) // ...then it is orphaned, and stays at one row
-	m.never = append(m.never, w.pending(a2, b2)) // a second pending one
-	w.session("s4", "delta")
-	d1, d2, d3 := w.obs("s4", ptr("delta")), w.obs("s4", ptr("delta")), w.obs("s4", ptr("delta"))
-	m.never = append(m.never, w.semantic(d1, d2, semVerdict("related"))) // unenrolled project
-	soft := w.semantic(a1, w.obs("s1", ptr("alpha")), semVerdict("compatible"))
-	_, err := w.db().ExecContext(w.ctx, `UPDATE observations SET deleted_at = datetime('now')
+	w.Must(w.S.HardDeleteObservation(w.Ctx, o2)) // ...then it is orphaned, and stays at one row
+	m.never = append(m.never, w.Pending(a2, b2)) // a second pending one
+	w.Session("s4", "delta")
+	d1, d2, d3 := w.Obs("s4", testworld.Ptr("delta")), w.Obs("s4", testworld.Ptr("delta")), w.Obs("s4", testworld.Ptr("delta"))
+	m.never = append(m.never, w.Semantic(d1, d2, testworld.SemVerdict("related"))) // unenrolled project
+	soft := w.Semantic(a1, w.Obs("s1", testworld.Ptr("alpha")), testworld.SemVerdict("compatible"))
+	_, err := w.DB().ExecContext(w.Ctx, `UPDATE observations SET deleted_at = datetime('now')
 		WHERE sync_id = (SELECT target_id FROM memory_relations WHERE sync_id = ?)`, soft)
-	w.must(err)
+	w.Must(err)
 	m.never = append(m.never, soft) // observation soft-deleted
-	unmarked := w.pending(d3, d1)
-	_, err = w.db().ExecContext(w.ctx, `UPDATE memory_relations SET judgment_status = 'judged', relation = 'related' WHERE sync_id = ?`, unmarked)
-	w.must(err)
+	unmarked := w.Pending(d3, d1)
+	_, err = w.DB().ExecContext(w.Ctx, `UPDATE memory_relations SET judgment_status = 'judged', relation = 'related' WHERE sync_id = ?`, unmarked)
+	w.Must(err)
 	m.never = append(m.never, unmarked)
 	return m
 }
@@ -80,35 +82,35 @@ func buildMixed(t *testing.T) *mixed {
 func TestBackfillOnMixedDatabase(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	before := w.relationRows()
-	rep, err := Verify(w.ctx, w.db())
-	w.must(err)
+	before := w.RelationRows()
+	rep, err := relsync.Verify(w.Ctx, w.DB())
+	w.Must(err)
 	if missing := totalMissing(rep); missing != len(m.missing) {
 		t.Fatalf("Verify before install: %d missing, want %d: %+v", missing, len(m.missing), rep.Projects)
 	}
 	expectSamples(t, rep, m.missing)
-	w.up()
-	if got := w.relationRows() - before; got != len(m.missing) {
+	w.Up()
+	if got := w.RelationRows() - before; got != len(m.missing) {
 		t.Fatalf("backfill wrote %d rows, want %d", got, len(m.missing))
 	}
 	for _, key := range m.missing {
-		w.expectRows(key, 1)
+		w.ExpectRows(key, 1)
 	}
 	for _, key := range m.present {
-		w.expectCount(key, 1)
+		w.ExpectCount(key, 1)
 	}
 	for _, key := range m.never {
-		w.expectCount(key, 0)
+		w.ExpectCount(key, 0)
 	}
-	rep, err = Verify(w.ctx, w.db())
-	w.must(err)
+	rep, err = relsync.Verify(w.Ctx, w.DB())
+	w.Must(err)
 	if !rep.OK() || totalMissing(rep) != 0 {
 		t.Fatalf("Verify after install: %+v", rep)
 	}
 }
 
 // expectSamples checks that each project lists its missing sync_ids, sorted, and only those.
-func expectSamples(t *testing.T, r Report, missing []string) {
+func expectSamples(t *testing.T, r relsync.Report, missing []string) {
 	t.Helper()
 	want := map[string]bool{}
 	for _, key := range missing {
@@ -116,7 +118,7 @@ func expectSamples(t *testing.T, r Report, missing []string) {
 	}
 	listed := 0
 	for _, p := range r.Projects {
-		if len(p.Sample) != min(p.Missing, MissingSampleSize) || !slices.IsSorted(p.Sample) {
+		if len(p.Sample) != min(p.Missing, relsync.MissingSampleSize) || !slices.IsSorted(p.Sample) {
 			t.Fatalf("project %q: %d missing, sample %v", p.Project, p.Missing, p.Sample)
 		}
 		for _, key := range p.Sample {
@@ -131,7 +133,7 @@ func expectSamples(t *testing.T, r Report, missing []string) {
 	}
 }
 
-func totalMissing(r Report) int {
+func totalMissing(r relsync.Report) int {
 	n := 0
 	for _, p := range r.Projects {
 		n += p.Missing
@@ -142,14 +144,14 @@ func totalMissing(r Report) int {
 func TestUpTwiceIsANoop(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	w.up()
-	rows, schema := w.relationRows(), w.schema()
-	w.up()
-	if w.relationRows() != rows || w.schema() != schema {
+	w.Up()
+	rows, schema := w.RelationRows(), w.Schema()
+	w.Up()
+	if w.RelationRows() != rows || w.Schema() != schema {
 		t.Fatal("second Up changed the database")
 	}
-	cur, latest, err := Version(w.ctx, w.db())
-	w.must(err)
+	cur, latest, err := relsync.Version(w.Ctx, w.DB())
+	w.Must(err)
 	if cur != latest || cur < 2 {
 		t.Fatalf("version %d of %d", cur, latest)
 	}
@@ -158,45 +160,26 @@ func TestUpTwiceIsANoop(t *testing.T) {
 func TestDownRemovesEverythingAndKeepsRows(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	schemaBefore := w.schemaWithoutRelsync()
-	w.up()
-	rows := w.relationRows()
-	w.must(Down(w.ctx, w.db()))
-	if got := w.schemaWithoutRelsync(); got != schemaBefore {
+	schemaBefore := w.SchemaWithoutRelsync()
+	w.Up()
+	rows := w.RelationRows()
+	w.Must(relsync.Down(w.Ctx, w.DB()))
+	if got := w.SchemaWithoutRelsync(); got != schemaBefore {
 		t.Fatalf("schema after down differs:\n%s\nwant\n%s", got, schemaBefore)
 	}
-	if n := w.count(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'relsync%' AND name <> ?`, VersionTable); n != 0 {
+	if n := w.Count(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'relsync%' AND name <> ?`, relsync.VersionTable); n != 0 {
 		t.Fatalf("%d relsync objects left after Down", n)
 	}
-	if w.relationRows() != rows {
+	if w.RelationRows() != rows {
 		t.Fatal("Down removed journal rows")
 	}
-	w.up()
-	if w.relationRows() != rows {
+	w.Up()
+	if w.RelationRows() != rows {
 		t.Fatal("Up after Down journaled again what was journaled")
 	}
-	rep, err := Verify(w.ctx, w.db())
-	w.must(err)
+	rep, err := relsync.Verify(w.Ctx, w.DB())
+	w.Must(err)
 	if !rep.OK() {
 		t.Fatalf("after down and up: %+v", rep)
 	}
-}
-
-// schema is the whole sqlite_master, one line per object.
-func (w *world) schema() string {
-	w.t.Helper()
-	var s string
-	w.must(w.db().QueryRowContext(w.ctx, `SELECT group_concat(line, char(10)) FROM
-		(SELECT type || ' ' || name || ' ' || ifnull(sql, '') AS line FROM sqlite_master ORDER BY type, name)`).Scan(&s))
-	return s
-}
-
-// schemaWithoutRelsync is the schema minus relsync's version table, which goose keeps after Down.
-func (w *world) schemaWithoutRelsync() string {
-	w.t.Helper()
-	var s string
-	w.must(w.db().QueryRowContext(w.ctx, `SELECT group_concat(line, char(10)) FROM
-		(SELECT type || ' ' || name || ' ' || ifnull(sql, '') AS line FROM sqlite_master
-		 WHERE tbl_name <> ? ORDER BY type, name)`, VersionTable).Scan(&s))
-	return s
 }

@@ -1,10 +1,11 @@
-package relsync
+package relsync_test
 
 import (
 	"fmt"
 	"testing"
 
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Each write path of docs/engram.md §7, replayed as engram v1.16.3, v1.17 and v3 write it, on a database
@@ -12,217 +13,217 @@ import (
 
 var versions = []engram.Version{engram.V1163, engram.V117, engram.V3}
 
-func eachVersion(t *testing.T, f func(t *testing.T, w *world)) {
+func eachVersion(t *testing.T, f func(t *testing.T, w *testworld.World)) {
 	eachVersionOf(t, versions, f)
 }
 
-func eachVersionOf(t *testing.T, vs []engram.Version, f func(t *testing.T, w *world)) {
+func eachVersionOf(t *testing.T, vs []engram.Version, f func(t *testing.T, w *testworld.World)) {
 	for _, v := range vs {
-		t.Run(v.String(), func(t *testing.T) { f(t, newWorld(t, v)) })
+		t.Run(v.String(), func(t *testing.T) { f(t, testworld.New(t, v)) })
 	}
 }
 
 // enrolledPair is an enrolled project with two observations, relsync installed.
-func enrolledPair(w *world) (a, b string) {
-	w.session("s1", "alpha")
-	a, b = w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-	w.enroll("alpha")
-	w.up()
+func enrolledPair(w *testworld.World) (a, b string) {
+	w.Session("s1", "alpha")
+	a, b = w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	w.Enroll("alpha")
+	w.Up()
 	return a, b
 }
 
 func TestPathA_SemanticInsertAndUpdate(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
 		a, b := enrolledPair(w)
-		rel := w.semantic(a, b, engram.Verdict{Relation: "conflicts_with", Confidence: ptr(0.9), Reason: ptr(""), Actor: "engram", Kind: "system", Model: ptr("m")})
-		w.expectRows(rel, 1)
+		rel := w.Semantic(a, b, engram.Verdict{Relation: "conflicts_with", Confidence: testworld.Ptr(0.9), Reason: testworld.Ptr(""), Actor: "engram", Kind: "system", Model: testworld.Ptr("m")})
+		w.ExpectRows(rel, 1)
 		// The existing pair, asked the other way round: an UPDATE, one more row.
-		again := w.semantic(b, a, engram.Verdict{Relation: "compatible", Confidence: ptr(0.25), Reason: ptr("r"), Actor: "engram", Kind: "system", Model: ptr("m")})
+		again := w.Semantic(b, a, engram.Verdict{Relation: "compatible", Confidence: testworld.Ptr(0.25), Reason: testworld.Ptr("r"), Actor: "engram", Kind: "system", Model: testworld.Ptr("m")})
 		if again != rel {
 			t.Fatalf("semantic update wrote a new relation %s, want %s", again, rel)
 		}
-		w.expectRows(rel, 2)
+		w.ExpectRows(rel, 2)
 		// not_conflict: v1.16.3 and v1.17 write nothing, so nothing is journaled; v3 persists it as
 		// any verdict and journals it, and relsync adds no second row.
-		before := w.relationRows()
-		nc := w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("not_conflict"))
-		if w.s.Version == engram.V3 {
-			w.expectRows(nc, 1)
-		} else if got := w.relationRows(); got != before {
+		before := w.RelationRows()
+		nc := w.Semantic(a, w.Obs("s1", testworld.Ptr("alpha")), testworld.SemVerdict("not_conflict"))
+		if w.S.Version == engram.V3 {
+			w.ExpectRows(nc, 1)
+		} else if got := w.RelationRows(); got != before {
 			t.Errorf("not_conflict added %d rows", got-before)
 		}
 	})
 }
 
 func TestJudgeRelationEnrolled_OneRowWithEitherVersion(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
 		a, b := enrolledPair(w)
-		rel := w.pending(a, b)
-		w.expectRows(rel, 0)
-		w.judge(rel, verdict())
-		w.expectRows(rel, 1)
-		v := verdict()
-		v.Relation, v.Confidence = "supersedes", ptr(1.0)
-		w.judge(rel, v)
-		w.expectRows(rel, 2)
+		rel := w.Pending(a, b)
+		w.ExpectRows(rel, 0)
+		w.Judge(rel, testworld.Verdict())
+		w.ExpectRows(rel, 1)
+		v := testworld.Verdict()
+		v.Relation, v.Confidence = "supersedes", testworld.Ptr(1.0)
+		w.Judge(rel, v)
+		w.ExpectRows(rel, 2)
 	})
 }
 
 // v1.16.3's gate reads the raw observation project: an observation without one, in an enrolled
 // session, is never journaled by Go. relsync journals it, once.
 func TestJudgeRelation_SessionFallbackProject(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
-		w.session("s1", "alpha")
-		a, b := w.obs("s1", nil), w.obs("s1", nil)
-		w.enroll("alpha")
-		w.up()
-		rel := w.pending(a, b)
-		w.judge(rel, verdict())
-		w.expectRows(rel, 1)
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
+		w.Session("s1", "alpha")
+		a, b := w.Obs("s1", nil), w.Obs("s1", nil)
+		w.Enroll("alpha")
+		w.Up()
+		rel := w.Pending(a, b)
+		w.Judge(rel, testworld.Verdict())
+		w.ExpectRows(rel, 1)
 	})
 }
 
 func TestPathB_JudgeUnenrolledThenEnroll(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
-		w.session("s1", "beta")
-		a, b := w.obs("s1", ptr("beta")), w.obs("s1", ptr("beta"))
-		w.up()
-		rel := w.pending(a, b)
-		w.judge(rel, verdict())
-		sem := w.semantic(a, w.obs("s1", ptr("beta")), semVerdict("related"))
-		w.expectRows(rel, 0)
-		w.expectRows(sem, 0)
-		w.enroll("beta")
-		w.expectRows(rel, 1)
-		w.expectRows(sem, 1)
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
+		w.Session("s1", "beta")
+		a, b := w.Obs("s1", testworld.Ptr("beta")), w.Obs("s1", testworld.Ptr("beta"))
+		w.Up()
+		rel := w.Pending(a, b)
+		w.Judge(rel, testworld.Verdict())
+		sem := w.Semantic(a, w.Obs("s1", testworld.Ptr("beta")), testworld.SemVerdict("related"))
+		w.ExpectRows(rel, 0)
+		w.ExpectRows(sem, 0)
+		w.Enroll("beta")
+		w.ExpectRows(rel, 1)
+		w.ExpectRows(sem, 1)
 	})
 }
 
 func TestMergeUnenrolledIntoEnrolled(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
-		w.session("s1", "alpha")
-		w.session("s2", "old-name")
-		w.obs("s1", ptr("alpha"))
-		a, b := w.obs("s2", ptr("old-name")), w.obs("s2", nil)
-		w.enroll("alpha")
-		w.up()
-		rel := w.pending(a, b)
-		w.judge(rel, verdict())
-		w.expectRows(rel, 0)
-		w.must(w.s.MergeProjects(w.ctx, []string{"old-name"}, "Alpha"))
-		w.expectRows(rel, 1)
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
+		w.Session("s1", "alpha")
+		w.Session("s2", "old-name")
+		w.Obs("s1", testworld.Ptr("alpha"))
+		a, b := w.Obs("s2", testworld.Ptr("old-name")), w.Obs("s2", nil)
+		w.Enroll("alpha")
+		w.Up()
+		rel := w.Pending(a, b)
+		w.Judge(rel, testworld.Verdict())
+		w.ExpectRows(rel, 0)
+		w.Must(w.S.MergeProjects(w.Ctx, []string{"old-name"}, "Alpha"))
+		w.ExpectRows(rel, 1)
 	})
 }
 
 func TestRenameIntoEnrolledName(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
-		w.session("s1", "gamma")
-		a, b := w.obs("s1", ptr("gamma")), w.obs("s1", ptr("gamma"))
-		w.enroll("delta")
-		w.up()
-		rel := w.semantic(a, b, semVerdict("scoped"))
-		w.expectRows(rel, 0)
-		w.must(w.s.MigrateProject(w.ctx, "gamma", "delta"))
-		w.expectRows(rel, 1)
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
+		w.Session("s1", "gamma")
+		a, b := w.Obs("s1", testworld.Ptr("gamma")), w.Obs("s1", testworld.Ptr("gamma"))
+		w.Enroll("delta")
+		w.Up()
+		rel := w.Semantic(a, b, testworld.SemVerdict("scoped"))
+		w.ExpectRows(rel, 0)
+		w.Must(w.S.MigrateProject(w.Ctx, "gamma", "delta"))
+		w.ExpectRows(rel, 1)
 	})
 }
 
 func TestNothingThatMustNotBeJournaled(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
 		a, b := enrolledPair(w)
-		c, d := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-		pending := w.pending(a, b)
+		c, d := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+		pending := w.Pending(a, b)
 
-		orphan := w.pending(a, c)
-		w.judge(orphan, verdict())
-		w.must(w.s.HardDeleteObservation(w.ctx, c))
+		orphan := w.Pending(a, c)
+		w.Judge(orphan, testworld.Verdict())
+		w.Must(w.S.HardDeleteObservation(w.Ctx, c))
 
-		unmarked := w.pending(b, d)
-		_, err := w.db().ExecContext(w.ctx, `UPDATE memory_relations SET judgment_status = 'judged',
+		unmarked := w.Pending(b, d)
+		_, err := w.DB().ExecContext(w.Ctx, `UPDATE memory_relations SET judgment_status = 'judged',
 			relation = 'related', updated_at = datetime('now') WHERE sync_id = ?`, unmarked)
-		w.must(err)
+		w.Must(err)
 
-		soft := w.pending(a, d)
-		w.must(w.s.SoftDeleteObservation(w.ctx, d))
-		w.judge(soft, verdict())
+		soft := w.Pending(a, d)
+		w.Must(w.S.SoftDeleteObservation(w.Ctx, d))
+		w.Judge(soft, testworld.Verdict())
 
-		w.session("s9", "unenrolled")
-		x, y := w.obs("s9", ptr("unenrolled")), w.obs("s9", ptr("unenrolled"))
-		other := w.semantic(x, y, semVerdict("related"))
+		w.Session("s9", "unenrolled")
+		x, y := w.Obs("s9", testworld.Ptr("unenrolled")), w.Obs("s9", testworld.Ptr("unenrolled"))
+		other := w.Semantic(x, y, testworld.SemVerdict("related"))
 
-		w.expectRows(pending, 0)
-		w.expectCount(orphan, 1) // journaled while judged; orphaning adds nothing
-		w.expectRows(unmarked, 0)
-		w.expectRows(other, 0)
+		w.ExpectRows(pending, 0)
+		w.ExpectCount(orphan, 1) // journaled while judged; orphaning adds nothing
+		w.ExpectRows(unmarked, 0)
+		w.ExpectRows(other, 0)
 		// Go's own gate ignores deleted_at (engram's business); relsync never writes such a row.
-		if w.s.Version == engram.V1163 {
-			w.expectRowsAs(soft, 1, engram.V1163)
+		if w.S.Version == engram.V1163 {
+			w.ExpectRowsAs(soft, 1, engram.V1163)
 		}
 	})
 }
 
 // remoteOf is the payload the cloud sends back for a relation: the same values, older stamps.
-func (w *world) remoteOf(key string) engram.RelationPayload {
-	p, _ := w.goPayload(key)
+func remoteOf(w *testworld.World, key string) engram.RelationPayload {
+	p, _ := w.GoPayload(key)
 	return p
 }
 
 func TestRemoteApplyNeverJournals(t *testing.T) {
 	for _, mode := range []engram.ApplyMode{engram.CloudPull, engram.DeferredReplay, engram.FileImport} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
-			eachVersion(t, func(t *testing.T, w *world) {
+			eachVersion(t, func(t *testing.T, w *testworld.World) {
 				a, b := enrolledPair(w)
-				c := w.obs("s1", ptr("alpha"))
-				own := w.semantic(a, b, semVerdict("related"))
-				w.expectRows(own, 1)
-				before := w.relationRows()
+				c := w.Obs("s1", testworld.Ptr("alpha"))
+				own := w.Semantic(a, b, testworld.SemVerdict("related"))
+				w.ExpectRows(own, 1)
+				before := w.RelationRows()
 
 				// The client's own echo, as it comes back on the next pull.
-				echo := w.remoteOf(own)
-				w.apply(echo, mode)
+				echo := remoteOf(w, own)
+				apply(w, echo, mode)
 				// A foreign new relation and a foreign change to ours, stamped by another machine.
 				foreign := engram.RelationPayload{SyncID: "rel-00000000000000ff", SourceID: a, TargetID: c,
-					Relation: "compatible", JudgmentStatus: "judged", MarkedByActor: ptr("other"), MarkedByKind: ptr("agent"),
+					Relation: "compatible", JudgmentStatus: "judged", MarkedByActor: testworld.Ptr("other"), MarkedByKind: testworld.Ptr("agent"),
 					Project: "alpha", CreatedAt: "2026-01-02 03:04:05", UpdatedAt: "2026-01-02 03:04:05"}
-				w.apply(foreign, mode)
+				apply(w, foreign, mode)
 				change := echo
 				change.Relation, change.UpdatedAt = "supersedes", "2026-01-03 00:00:00"
-				w.apply(change, mode)
+				apply(w, change, mode)
 
-				if got := w.relationRows(); got != before {
+				if got := w.RelationRows(); got != before {
 					t.Fatalf("remote applies added %d journal rows", got-before)
 				}
 				// Reopen: engram's start-up repair. v1.17 journals the foreign relation itself (its
 				// rule, §6); relsync adds nothing to that.
-				w.reopen()
+				reopen(w)
 				want := 0
-				if w.s.Version == engram.V117 {
+				if w.S.Version == engram.V117 {
 					want = 1
 				}
-				w.expectCount(foreign.SyncID, want)
-				w.expectCount(own, 1)
+				w.ExpectCount(foreign.SyncID, want)
+				w.ExpectCount(own, 1)
 			})
 		})
 	}
 }
 
-func (w *world) apply(p engram.RelationPayload, mode engram.ApplyMode) {
-	w.t.Helper()
-	out, err := w.s.ApplyRemoteRelation(w.ctx, p, mode)
-	w.must(err)
+func apply(w *testworld.World, p engram.RelationPayload, mode engram.ApplyMode) {
+	w.T.Helper()
+	out, err := w.S.ApplyRemoteRelation(w.Ctx, p, mode)
+	w.Must(err)
 	if out != engram.Applied {
-		w.t.Fatalf("apply %s: %v", p.SyncID, out)
+		w.T.Fatalf("apply %s: %v", p.SyncID, out)
 	}
 }
 
 // reopen closes the database and opens it as engram's New does (with its start-up repair), then
 // calls Up as engram would.
-func (w *world) reopen() {
-	w.t.Helper()
-	w.must(w.s.Close())
-	s, err := engram.New(w.path, w.s.Version)
-	w.must(err)
-	w.t.Cleanup(func() { s.Close() })
-	w.s = s
-	w.up()
+func reopen(w *testworld.World) {
+	w.T.Helper()
+	w.Must(w.S.Close())
+	s, err := engram.New(w.Path, w.S.Version)
+	w.Must(err)
+	w.T.Cleanup(func() { s.Close() })
+	w.S = s
+	w.Up()
 }

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Every statement relsync runs must reach engram's big tables through an index: one full pass over
@@ -47,10 +48,10 @@ func TestQueryPlansSearchEngramTables(t *testing.T) {
 	// Without statistics (engram never runs ANALYZE) SQLite plans from the schema alone, so a small
 	// engram database with relsync installed shows the plans a large one gets.
 	ctx := context.Background()
-	w := newWorld(t, engram.V1163)
+	w := testworld.New(t, engram.V1163)
 	a, b := enrolledPair(w)
-	w.semantic(a, b, semVerdict("related"))
-	conn, err := w.db().Conn(ctx)
+	w.Semantic(a, b, testworld.SemVerdict("related"))
+	conn, err := w.DB().Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func planMigrationStatements(t *testing.T, ctx context.Context, conn *sql.Conn) 
 	t.Helper()
 	var out []planStatement
 	for _, name := range []string{"precheck", "backfill"} {
-		stmt, err := section(name)
+		stmt, err := testworld.Section(name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"fmt"
@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // goldenSchema is relsync's whole installed program as SQLite stores it: what every engram
@@ -15,38 +17,38 @@ import (
 var goldenSchema = filepath.Join("testdata", "schema.golden.sql")
 
 // installedSchema lists relsync's objects in sqlite_master, each with its stored SQL.
-func installedSchema(t testing.TB, w *world) string {
+func installedSchema(t testing.TB, w *testworld.World) string {
 	t.Helper()
-	rows, err := w.db().QueryContext(w.ctx, `SELECT type, name, sql FROM sqlite_master
+	rows, err := w.DB().QueryContext(w.Ctx, `SELECT type, name, sql FROM sqlite_master
 		WHERE name LIKE 'relsync\_%' ESCAPE '\' AND sql IS NOT NULL ORDER BY type, name`)
-	w.must(err)
+	w.Must(err)
 	defer rows.Close()
 	var b strings.Builder
 	for rows.Next() {
 		var kind, name, sql string
-		w.must(rows.Scan(&kind, &name, &sql))
+		w.Must(rows.Scan(&kind, &name, &sql))
 		fmt.Fprintf(&b, "-- %s %s\n%s;\n\n", kind, name, sql)
 	}
-	w.must(rows.Err())
+	w.Must(rows.Err())
 	return b.String()
 }
 
 // The installed schema equals testdata/schema.golden.sql. RELSYNC_UPDATE_GOLDEN=1 rewrites the
 // file after a deliberate change to the migrations; the diff is then the review.
 func TestInstalledSchemaMatchesGolden(t *testing.T) {
-	w := newWorld(t, engram.V117)
-	w.up()
+	w := testworld.New(t, engram.V117)
+	w.Up()
 	got := installedSchema(t, w)
 	if os.Getenv("RELSYNC_UPDATE_GOLDEN") == "1" {
-		w.must(os.WriteFile(goldenSchema, []byte(got), 0o644))
+		w.Must(os.WriteFile(goldenSchema, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(goldenSchema)
-	w.must(err)
+	w.Must(err)
 	if got != string(want) {
 		t.Fatalf("the installed schema differs from %s (RELSYNC_UPDATE_GOLDEN=1 rewrites it):\n%s", goldenSchema, got)
 	}
 	var size int
-	w.must(w.db().QueryRow(`SELECT sum(length(sql)) FROM sqlite_master WHERE name LIKE 'relsync\_%' ESCAPE '\'`).Scan(&size))
+	w.Must(w.DB().QueryRow(`SELECT sum(length(sql)) FROM sqlite_master WHERE name LIKE 'relsync\_%' ESCAPE '\'`).Scan(&size))
 	t.Logf("relsync's schema SQL: %d bytes", size)
 }
 
@@ -58,34 +60,34 @@ func TestUpgradeFromEveryPrerelease(t *testing.T) {
 		t.Run(fmt.Sprintf("from%d", v), func(t *testing.T) {
 			m := buildMixed(t)
 			w := m.w
-			installPrerelease(t, w.db(), v)
+			testworld.InstallPrerelease(t, w.DB(), v)
 			// engram writes while the pre-release is installed.
-			w.session("s8", "alpha")
-			a, b := w.obs("s8", ptr("alpha")), w.obs("s8", ptr("alpha"))
-			before := w.semantic(a, b, semVerdict("related"))
-			w.expectRows(before, 1)
-			kept := w.journal()
+			w.Session("s8", "alpha")
+			a, b := w.Obs("s8", testworld.Ptr("alpha")), w.Obs("s8", testworld.Ptr("alpha"))
+			before := w.Semantic(a, b, testworld.SemVerdict("related"))
+			w.ExpectRows(before, 1)
+			kept := journal(w)
 
-			w.up()
-			keptRows(t, "upgrade", kept, w.journal())
-			if got := w.count(`SELECT count(*) FROM ` + VersionTable + ` WHERE version_id BETWEEN 1 AND 4`); got != 0 {
+			w.Up()
+			keptRows(t, "upgrade", kept, journal(w))
+			if got := w.Count(`SELECT count(*) FROM ` + relsync.VersionTable + ` WHERE version_id BETWEEN 1 AND 4`); got != 0 {
 				t.Errorf("%d pre-release version rows left", got)
 			}
-			if cur, latest, err := Version(w.ctx, w.db()); err != nil || cur != latest {
+			if cur, latest, err := relsync.Version(w.Ctx, w.DB()); err != nil || cur != latest {
 				t.Fatalf("after the upgrade: version %d of %d, %v", cur, latest, err)
 			}
 			golden, err := os.ReadFile(goldenSchema)
-			w.must(err)
+			w.Must(err)
 			if got := installedSchema(t, w); got != string(golden) {
 				t.Fatalf("after the upgrade the schema differs from %s:\n%s", goldenSchema, got)
 			}
-			if rep := w.verify(); !rep.OK() {
+			if rep := w.Verify(); !rep.OK() {
 				t.Fatalf("Verify after the upgrade: %+v", rep)
 			}
-			rel := w.semantic(w.obs("s8", ptr("alpha")), w.obs("s8", ptr("alpha")), semVerdict("compatible"))
-			w.expectRows(rel, 1)
-			w.judge(before, verdict())
-			w.expectRows(before, 2)
+			rel := w.Semantic(w.Obs("s8", testworld.Ptr("alpha")), w.Obs("s8", testworld.Ptr("alpha")), testworld.SemVerdict("compatible"))
+			w.ExpectRows(rel, 1)
+			w.Judge(before, testworld.Verdict())
+			w.ExpectRows(before, 2)
 		})
 	}
 }

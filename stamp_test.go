@@ -1,10 +1,11 @@
-package relsync
+package relsync_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // goNanoStamp is the form engram's Go formats its other stamps in (v3's Now()).
@@ -13,38 +14,38 @@ const goNanoStamp = "2006-01-02 15:04:05.000000000"
 // A relation path that stamped updated_at the way engram's Go stamps other tables (nanoseconds)
 // must still be journaled; a remote apply carrying such a stamp from an earlier second must not.
 func TestLocalWriteWithNanosecondStampIsJournaled(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
 		a, b := enrolledPair(w)
-		rel := w.pending(a, b)
+		rel := w.Pending(a, b)
 		// Stay clear of a second boundary between Go's clock and SQLite's 'now'.
 		if ns := time.Now().Nanosecond(); ns > 800_000_000 {
 			time.Sleep(time.Duration(1_000_000_000-ns) + 10*time.Millisecond)
 		}
 		stamp := time.Now().UTC().Format(goNanoStamp)
-		_, err := w.db().ExecContext(w.ctx, `UPDATE memory_relations SET relation = 'related', reason = 'nano',
+		_, err := w.DB().ExecContext(w.Ctx, `UPDATE memory_relations SET relation = 'related', reason = 'nano',
 			confidence = 0.5, judgment_status = 'judged', marked_by_actor = 'claude', marked_by_kind = 'agent',
 			updated_at = ? WHERE sync_id = ?`, stamp, rel)
-		w.must(err)
-		w.expectRows(rel, 1)
-		if p, _ := w.goPayload(rel); p.UpdatedAt != stamp {
+		w.Must(err)
+		w.ExpectRows(rel, 1)
+		if p, _ := w.GoPayload(rel); p.UpdatedAt != stamp {
 			t.Fatalf("updated_at %q, want %q", p.UpdatedAt, stamp)
 		}
 	})
 }
 
 func TestRemoteApplyWithNanosecondStampIsNotJournaled(t *testing.T) {
-	eachVersion(t, func(t *testing.T, w *world) {
+	eachVersion(t, func(t *testing.T, w *testworld.World) {
 		a, b := enrolledPair(w)
-		own := w.semantic(a, b, semVerdict("related"))
-		w.expectRows(own, 1)
-		change := w.remoteOf(own)
+		own := w.Semantic(a, b, testworld.SemVerdict("related"))
+		w.ExpectRows(own, 1)
+		change := remoteOf(w, own)
 		change.Relation = "supersedes"
 		change.UpdatedAt = time.Now().UTC().Add(-2 * time.Second).Format(goNanoStamp)
-		w.apply(change, engram.CloudPull)
-		w.expectCount(own, 1)
+		apply(w, change, engram.CloudPull)
+		w.ExpectCount(own, 1)
 		foreign := change
-		foreign.SyncID, foreign.TargetID = "rel-00000000000000fe", w.obs("s1", ptr("alpha"))
-		w.apply(foreign, engram.CloudPull)
-		w.expectCount(foreign.SyncID, 0)
+		foreign.SyncID, foreign.TargetID = "rel-00000000000000fe", w.Obs("s1", testworld.Ptr("alpha"))
+		apply(w, foreign, engram.CloudPull)
+		w.ExpectCount(foreign.SyncID, 0)
 	})
 }

@@ -1,4 +1,4 @@
-package relsync
+package relsync_test
 
 import (
 	"database/sql"
@@ -13,7 +13,10 @@ import (
 	"testing"
 
 	"github.com/gofrs/flock"
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // relsync from the terminal: scripts/goose.sh with the real goose CLI at the version go.mod pins, and
@@ -22,7 +25,7 @@ import (
 // migrationNames are the files goose sees in migrations/.
 func migrationNames(t *testing.T) []string {
 	t.Helper()
-	names, err := fs.Glob(Migrations(), "*.sql")
+	names, err := fs.Glob(relsync.Migrations(), "*.sql")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("migrations: %v %v", names, err)
 	}
@@ -30,10 +33,10 @@ func migrationNames(t *testing.T) []string {
 }
 
 // gooseStatus reads `goose status`: migration file -> applied.
-func gooseStatus(t *testing.T, r result) map[string]bool {
+func gooseStatus(t *testing.T, r testtools.Result) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	for _, line := range strings.Split(r.stdout+r.stderr, "\n") {
+	for _, line := range strings.Split(r.Stdout+r.Stderr, "\n") {
 		if _, name, ok := strings.Cut(line, " -- "); ok && strings.HasSuffix(name, ".sql") {
 			out[name] = !strings.Contains(line, "Pending")
 		}
@@ -42,9 +45,9 @@ func gooseStatus(t *testing.T, r result) map[string]bool {
 }
 
 // expectGooseStatus checks that goose lists every migration, the first applied of them applied.
-func expectGooseStatus(t *testing.T, r result, applied int) {
+func expectGooseStatus(t *testing.T, r testtools.Result, applied int) {
 	t.Helper()
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("goose status: %v", r)
 	}
 	got := gooseStatus(t, r)
@@ -55,10 +58,10 @@ func expectGooseStatus(t *testing.T, r result, applied int) {
 	}
 }
 
-func (w *world) version() int64 {
-	w.t.Helper()
-	cur, _, err := Version(w.ctx, w.db())
-	w.must(err)
+func version(w *testworld.World) int64 {
+	w.T.Helper()
+	cur, _, err := relsync.Version(w.Ctx, w.DB())
+	w.Must(err)
 	return cur
 }
 
@@ -86,8 +89,8 @@ func checkoutPrevious(t *testing.T) int64 {
 	return v
 }
 
-func (w *world) relsyncObjects() int {
-	return w.count(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'relsync%' AND name <> ?`, VersionTable)
+func relsyncObjects(w *testworld.World) int {
+	return w.Count(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'relsync%' AND name <> ?`, relsync.VersionTable)
 }
 
 func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
@@ -109,20 +112,20 @@ func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
 	} {
 		for _, cmd := range []string{"up", "status", "down"} {
 			t.Run(c.name+"/"+cmd, func(t *testing.T) {
-				var r result
-				unchanged(t, dir, func() { r = gooseScript(t, c.path, cmd) })
-				expectOutput(t, "goose.sh "+cmd, r, 1, c.want, "goose.sh: refusing to run goose on")
-				if strings.Contains(r.stdout, "Backup") {
+				var r testtools.Result
+				unchanged(t, dir, func() { r = testtools.GooseScript(t, c.path, cmd) })
+				testtools.ExpectOutput(t, "goose.sh "+cmd, r, 1, c.want, "goose.sh: refusing to run goose on")
+				if strings.Contains(r.Stdout, "Backup") {
 					t.Errorf("a backup was written of a refused file:\n%v", r)
 				}
 			})
 		}
 	}
 	t.Run("unsupported command", func(t *testing.T) {
-		w := newWorld(t, engram.V1163)
+		w := testworld.New(t, engram.V1163)
 		before, _ := os.ReadDir("migrations")
-		r := gooseScript(t, w.path, "create", "evil", "sql")
-		expectOutput(t, "goose.sh create", r, 1, "unsupported goose command 'create'")
+		r := testtools.GooseScript(t, w.Path, "create", "evil", "sql")
+		testtools.ExpectOutput(t, "goose.sh create", r, 1, "unsupported goose command 'create'")
 		if after, _ := os.ReadDir("migrations"); len(after) != len(before) {
 			t.Errorf("goose create wrote into migrations/")
 		}
@@ -138,8 +141,8 @@ func fileDSN(path string) string {
 
 func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	m := buildMixed(t)
-	plain := m.w.path
-	m.w.db().Close()
+	plain := m.w.Path
+	m.w.DB().Close()
 	dir := filepath.Join(t.TempDir(), `dir with spaces 'single' "double" #hash ?q %25`)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -154,15 +157,15 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	}
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	w := &world{t: t, ctx: m.w.ctx, path: path, s: &engram.Store{DB: db, Version: engram.V1163}}
-	before := w.relationRows()
+	w := &testworld.World{T: t, Ctx: m.w.Ctx, Path: path, S: &engram.Store{DB: db, Version: engram.V1163}}
+	before := w.RelationRows()
 	latest := checkoutLatest(t)
 
-	r := gooseScript(t, path, "up")
-	expectOutput(t, "goose.sh up", r, 0, "Backup of "+path+" written to ",
+	r := testtools.GooseScript(t, path, "up")
+	testtools.ExpectOutput(t, "goose.sh up", r, 0, "Backup of "+path+" written to ",
 		fmt.Sprintf("successfully migrated database to version: %d", latest-1), // goose installs, short of the backfill
 		fmt.Sprintf("relsync is at version %d", latest))
-	backup := regexp.MustCompile(`written to (.*)\n`).FindStringSubmatch(r.stdout)
+	backup := regexp.MustCompile(`written to (.*)\n`).FindStringSubmatch(r.Stdout)
 	if backup == nil || filepath.Dir(backup[1]) != dir {
 		t.Fatalf("no backup beside the database:\n%v", r)
 	}
@@ -171,44 +174,44 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer copyDB.Close()
-	if cur, _, err := Version(w.ctx, copyDB); err != nil || cur != 0 {
+	if cur, _, err := relsync.Version(w.Ctx, copyDB); err != nil || cur != 0 {
 		t.Errorf("the backup has relsync version %d (%v): not taken before the migration", cur, err)
 	}
 
 	// engram's connection, open since before goose ran, sees the install.
-	if got := w.relationRows() - before; got != len(m.missing) {
+	if got := w.RelationRows() - before; got != len(m.missing) {
 		t.Fatalf("goose up journaled %d relations, want %d", got, len(m.missing))
 	}
 	for _, key := range m.missing {
-		w.expectRows(key, 1)
+		w.ExpectRows(key, 1)
 	}
 	for _, key := range m.never {
-		w.expectCount(key, 0)
+		w.ExpectCount(key, 0)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after goose up: %+v", rep)
 	}
-	w.session("s9", "alpha")
-	rel := w.semantic(w.obs("s9", ptr("alpha")), w.obs("s9", ptr("alpha")), semVerdict("related"))
-	w.expectRows(rel, 1)
+	w.Session("s9", "alpha")
+	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	w.ExpectRows(rel, 1)
 
-	expectGooseStatus(t, gooseScript(t, path, "status"), int(latest))
+	expectGooseStatus(t, testtools.GooseScript(t, path, "status"), int(latest))
 
-	rows := w.relationRows()
-	r = gooseScript(t, path, "down")
-	expectOutput(t, "goose.sh down", r, 0, "Backup of ", "journal rows stay")
-	if v, want := w.version(), checkoutPrevious(t); v != want {
+	rows := w.RelationRows()
+	r = testtools.GooseScript(t, path, "down")
+	testtools.ExpectOutput(t, "goose.sh down", r, 0, "Backup of ", "journal rows stay")
+	if v, want := version(w), checkoutPrevious(t); v != want {
 		t.Fatalf("after down: version %d, want %d", v, want)
 	}
-	r = gooseScript(t, "--no-backup", path, "down-to", "0")
-	expectOutput(t, "goose.sh down-to 0", r, 0, "journal rows stay")
-	if strings.Contains(r.stdout, "Backup") {
+	r = testtools.GooseScript(t, "--no-backup", path, "down-to", "0")
+	testtools.ExpectOutput(t, "goose.sh down-to 0", r, 0, "journal rows stay")
+	if strings.Contains(r.Stdout, "Backup") {
 		t.Errorf("--no-backup wrote a backup:\n%v", r)
 	}
-	if v, n := w.version(), w.relsyncObjects(); v != 0 || n != 0 {
+	if v, n := version(w), relsyncObjects(w); v != 0 || n != 0 {
 		t.Fatalf("after down-to 0: version %d, %d relsync objects", v, n)
 	}
-	if w.relationRows() != rows {
+	if w.RelationRows() != rows {
 		t.Fatal("down removed journal rows")
 	}
 }
@@ -216,89 +219,89 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 func TestEmbeddedUpThenGooseCLIAgree(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	w.up()
-	latest := w.version()
-	versionRows := func() int { return w.count(`SELECT count(*) FROM ` + VersionTable) }
-	rows, marks := w.relationRows(), versionRows()
+	w.Up()
+	latest := version(w)
+	versionRows := func() int { return w.Count(`SELECT count(*) FROM ` + relsync.VersionTable) }
+	rows, marks := w.RelationRows(), versionRows()
 
 	// goose reads its driver, database and table from the environment too: goose.sh ignores them.
 	foreign := []string{"GOOSE_DRIVER=postgres", "GOOSE_DBSTRING=host=nowhere", "GOOSE_TABLE=goose_db_version"}
-	expectGooseStatus(t, gooseScriptEnv(t, foreign, w.path, "status"), int(latest))
-	r := gooseScript(t, "--no-backup", w.path, "up")
-	expectOutput(t, "goose.sh up after relsync.Up", r, 0, fmt.Sprintf("relsync is up to date (version %d", latest),
+	expectGooseStatus(t, testtools.GooseScriptEnv(t, foreign, w.Path, "status"), int(latest))
+	r := testtools.GooseScript(t, "--no-backup", w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up after relsync.Up", r, 0, fmt.Sprintf("relsync is up to date (version %d", latest),
 		"nothing to do, no backup written")
-	if w.relationRows() != rows || versionRows() != marks {
+	if w.RelationRows() != rows || versionRows() != marks {
 		t.Fatal("goose up applied again what relsync.Up had applied")
 	}
 
-	r = gooseScript(t, "--no-backup", w.path, "down")
-	expectOutput(t, "goose.sh down", r, 0)
-	if v, want := w.version(), checkoutPrevious(t); v != want {
+	r = testtools.GooseScript(t, "--no-backup", w.Path, "down")
+	testtools.ExpectOutput(t, "goose.sh down", r, 0)
+	if v, want := version(w), checkoutPrevious(t); v != want {
 		t.Fatalf("relsync.Version after goose down: %d, want %d", v, want)
 	}
-	w.up()
-	if v := w.version(); v != latest {
+	w.Up()
+	if v := version(w); v != latest {
 		t.Fatalf("relsync.Up after goose down: version %d", v)
 	}
-	if rep := w.verify(); !rep.OK() || w.relationRows() != rows {
-		t.Fatalf("after goose down and relsync.Up: %+v, %d rows, want %d", rep, w.relationRows(), rows)
+	if rep := w.Verify(); !rep.OK() || w.RelationRows() != rows {
+		t.Fatalf("after goose down and relsync.Up: %+v, %d rows, want %d", rep, w.RelationRows(), rows)
 	}
-	expectGooseStatus(t, gooseScript(t, w.path, "status"), int(latest))
+	expectGooseStatus(t, testtools.GooseScript(t, w.Path, "status"), int(latest))
 }
 
 func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
 	latest := checkoutLatest(t)
-	r := gooseScript(t, "--no-backup", w.path, "up")
-	expectOutput(t, "goose.sh up", r, 0)
-	cur, buildLatest, err := Version(w.ctx, w.db())
-	w.must(err)
+	r := testtools.GooseScript(t, "--no-backup", w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up", r, 0)
+	cur, buildLatest, err := relsync.Version(w.Ctx, w.DB())
+	w.Must(err)
 	if cur != latest || buildLatest != latest {
 		t.Fatalf("relsync.Version after goose up: %d of %d, want %d", cur, buildLatest, latest)
 	}
 	for _, key := range m.missing {
-		w.expectRows(key, 1)
+		w.ExpectRows(key, 1)
 	}
-	schema, rows := w.schema(), w.relationRows()
-	w.up()
-	if w.schema() != schema || w.relationRows() != rows {
+	schema, rows := w.Schema(), w.RelationRows()
+	w.Up()
+	if w.Schema() != schema || w.RelationRows() != rows {
 		t.Fatal("relsync.Up after goose up changed the database")
 	}
-	w.must(Down(w.ctx, w.db()))
-	if v, n := w.version(), w.relsyncObjects(); v != 0 || n != 0 {
+	w.Must(relsync.Down(w.Ctx, w.DB()))
+	if v, n := version(w), relsyncObjects(w); v != 0 || n != 0 {
 		t.Fatalf("after relsync.Down: version %d, %d relsync objects", v, n)
 	}
-	if w.relationRows() != rows {
+	if w.RelationRows() != rows {
 		t.Fatal("relsync.Down removed journal rows")
 	}
-	expectGooseStatus(t, gooseScript(t, w.path, "status"), 0)
-	expectOutput(t, "goose.sh up again", gooseScript(t, "--no-backup", w.path, "up"), 0)
-	if rep := w.verify(); !rep.OK() || w.relationRows() != rows {
-		t.Fatalf("after goose up again: %+v, %d rows, want %d", rep, w.relationRows(), rows)
+	expectGooseStatus(t, testtools.GooseScript(t, w.Path, "status"), 0)
+	testtools.ExpectOutput(t, "goose.sh up again", testtools.GooseScript(t, "--no-backup", w.Path, "up"), 0)
+	if rep := w.Verify(); !rep.OK() || w.RelationRows() != rows {
+		t.Fatalf("after goose up again: %+v, %d rows, want %d", rep, w.RelationRows(), rows)
 	}
 }
 
 // goose has no SQLite locker: goose.sh runs goose under the lock file relsync.Up takes, so the
 // terminal and engram's processes never install at once.
 func TestGooseScriptWaitsForRelsyncLock(t *testing.T) {
-	needTool(t, "flock")
-	w := newWorld(t, engram.V1163)
-	lock := flock.New(w.path + LockFileSuffix)
+	testtools.NeedTool(t, "flock")
+	w := testworld.New(t, engram.V1163)
+	lock := flock.New(w.Path + relsync.LockFileSuffix)
 	if err := lock.Lock(); err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Unlock()
 	env := []string{"RELSYNC_LOCK_WAIT=1"}
-	r := gooseScriptEnv(t, env, "--no-backup", w.path, "up")
-	expectOutput(t, "goose.sh up while relsync's lock is held", r, 1, "another process holds "+w.path+LockFileSuffix)
-	if v := w.version(); v != 0 {
+	r := testtools.GooseScriptEnv(t, env, "--no-backup", w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up while relsync's lock is held", r, 1, "another process holds "+w.Path+relsync.LockFileSuffix)
+	if v := version(w); v != 0 {
 		t.Fatalf("goose migrated to %d while the lock was held", v)
 	}
 	lock.Unlock()
-	r = gooseScriptEnv(t, env, "--no-backup", w.path, "up")
-	expectOutput(t, "goose.sh up after the lock was released", r, 0)
-	if v := w.version(); v != checkoutLatest(t) {
+	r = testtools.GooseScriptEnv(t, env, "--no-backup", w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up after the lock was released", r, 0)
+	if v := version(w); v != checkoutLatest(t) {
 		t.Fatalf("version %d after goose up", v)
 	}
 }
@@ -327,27 +330,27 @@ func coverageTable(out string) map[string][6]int {
 }
 
 // expectSameAsVerify checks that the shell's table says what relsync.Verify says.
-func expectSameAsVerify(t *testing.T, w *world, r result) {
+func expectSameAsVerify(t *testing.T, w *testworld.World, r testtools.Result) {
 	t.Helper()
 	want := map[string][6]int{}
-	for _, p := range w.verify().Projects {
+	for _, p := range w.Verify().Projects {
 		want[p.Project] = [6]int{p.Eligible, p.Journaled, p.Stale, p.Missing, p.FromCloud, p.Unacked}
 	}
-	if got := coverageTable(r.stdout); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := coverageTable(r.Stdout); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("verify.sql's table %v, relsync.Verify %v\n%v", got, want, r)
 	}
 }
 
 // verifyUnchanged runs verify.sql while engram keeps the file open with its WAL unmerged, and
 // checks that the database and its WAL keep every byte.
-func verifyUnchanged(t *testing.T, w *world) result {
+func verifyUnchanged(t *testing.T, w *testworld.World) testtools.Result {
 	t.Helper()
-	db, wal := fileBytes(t, w.path)
+	db, wal := fileBytes(t, w.Path)
 	if wal == "" {
 		t.Fatal("the WAL is empty: the test would not see a checkpoint")
 	}
-	r := verifySQL(t, w.path)
-	if db2, wal2 := fileBytes(t, w.path); db2 != db || wal2 != wal {
+	r := testtools.VerifySQL(t, w.Path)
+	if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != wal {
 		t.Errorf("verify.sql changed the database or its WAL")
 	}
 	return r
@@ -356,17 +359,17 @@ func verifyUnchanged(t *testing.T, w *world) result {
 func TestVerifySQLNotInstalled(t *testing.T) {
 	m := buildMixed(t)
 	r := verifyUnchanged(t, m.w)
-	expectOutput(t, "verify.sql", r, 1, "relsync is not installed in this database", "go run ./cmd/relsync up <db>")
+	testtools.ExpectOutput(t, "verify.sql", r, 1, "relsync is not installed in this database", "go run ./cmd/relsync up <db>")
 }
 
 func TestVerifySQLHealthy(t *testing.T) {
 	m := buildMixed(t)
-	m.w.up()
+	m.w.Up()
 	r := verifyUnchanged(t, m.w)
-	expectOutput(t, "verify.sql", r, 0, fmt.Sprintf("relsync version %d installed\n", checkoutLatest(t)),
+	testtools.ExpectOutput(t, "verify.sql", r, 0, fmt.Sprintf("relsync version %d installed\n", checkoutLatest(t)),
 		"objects as relsync installed them",
 		"OK: relsync is installed as it should be, and every relation that belongs in the journal has its row")
-	if strings.Contains(r.stdout, "Missing") || strings.Contains(r.stdout, "this checkout has") {
+	if strings.Contains(r.Stdout, "Missing") || strings.Contains(r.Stdout, "this checkout has") {
 		t.Errorf("healthy database reported a problem:\n%v", r)
 	}
 	expectSameAsVerify(t, m.w, r)
@@ -375,11 +378,11 @@ func TestVerifySQLHealthy(t *testing.T) {
 func TestVerifySQLMissingRows(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	w.up()
+	w.Up()
 	gone := m.missing[0]
-	w.exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
+	w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
 	r := verifyUnchanged(t, w)
-	expectOutput(t, "verify.sql", r, 1, "Missing journal rows (up to 20 sync_ids per project):", gone,
+	testtools.ExpectOutput(t, "verify.sql", r, 1, "Missing journal rows (up to 20 sync_ids per project):", gone,
 		"NOT OK: 1 relation(s) without their journal row")
 	expectSameAsVerify(t, w, r)
 }
@@ -387,12 +390,12 @@ func TestVerifySQLMissingRows(t *testing.T) {
 func TestVerifySQLDrifted(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	w.up()
-	w.exec(`DROP TRIGGER relsync_relation_ai`)
-	w.session("s9", "alpha")
-	rel := w.semantic(w.obs("s9", ptr("alpha")), w.obs("s9", ptr("alpha")), semVerdict("related"))
+	w.Up()
+	w.Exec(`DROP TRIGGER relsync_relation_ai`)
+	w.Session("s9", "alpha")
+	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
 	r := verifyUnchanged(t, w)
-	expectOutput(t, "verify.sql", r, 1, "relsync_relation_ai  trigger  missing", rel,
+	testtools.ExpectOutput(t, "verify.sql", r, 1, "relsync_relation_ai  trigger  missing", rel,
 		"NOT OK: 1 relsync object(s) missing, changed or unexpected; 1 relation(s) without their journal row")
 	expectSameAsVerify(t, w, r)
 }
@@ -400,9 +403,9 @@ func TestVerifySQLDrifted(t *testing.T) {
 func TestVerifySQLBehindThisCheckout(t *testing.T) {
 	m := buildMixed(t)
 	latest := checkoutLatest(t)
-	installPrerelease(t, m.w.db(), 4)
+	testworld.InstallPrerelease(t, m.w.DB(), 4)
 	r := verifyUnchanged(t, m.w)
-	expectOutput(t, "verify.sql", r, 1,
+	testtools.ExpectOutput(t, "verify.sql", r, 1,
 		fmt.Sprintf("relsync version 4 installed (this checkout has version %d)", latest),
 		fmt.Sprintf("NOT OK: relsync is at version 4, this checkout has %d", latest))
 }
@@ -412,11 +415,11 @@ func TestVerifySQLBehindThisCheckout(t *testing.T) {
 func TestVerifySQLChangesNoFileWhenAlone(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	w.up()
+	w.Up()
 	// A crash image: the database and its unmerged WAL, with no process holding them.
 	crashed := filepath.Join(t.TempDir(), "engram.db")
 	for _, suffix := range []string{"", "-wal"} {
-		b, err := os.ReadFile(w.path + suffix)
+		b, err := os.ReadFile(w.Path + suffix)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,19 +431,19 @@ func TestVerifySQLChangesNoFileWhenAlone(t *testing.T) {
 	if wal == "" {
 		t.Fatal("no WAL to keep")
 	}
-	expectOutput(t, "verify.sql on a crash image", verifySQL(t, crashed), 0, "OK: relsync is installed")
+	testtools.ExpectOutput(t, "verify.sql on a crash image", testtools.VerifySQL(t, crashed), 0, "OK: relsync is installed")
 	if db2, wal2 := fileBytes(t, crashed); db2 != db || wal2 != wal {
 		t.Error("verify.sql changed the crash image or its WAL")
 	}
 
 	// Closed cleanly: no WAL. The shell may leave an empty one behind, never a change.
-	w.db().Close()
-	db, wal = fileBytes(t, w.path)
+	w.DB().Close()
+	db, wal = fileBytes(t, w.Path)
 	if wal != "" {
 		t.Fatal("engram's close left a WAL")
 	}
-	expectOutput(t, "verify.sql on a closed file", verifySQL(t, w.path), 0, "OK: relsync is installed")
-	if db2, wal2 := fileBytes(t, w.path); db2 != db || wal2 != "" {
+	testtools.ExpectOutput(t, "verify.sql on a closed file", testtools.VerifySQL(t, w.Path), 0, "OK: relsync is installed")
+	if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != "" {
 		t.Error("verify.sql changed the closed database or wrote a WAL")
 	}
 }
@@ -466,7 +469,7 @@ func TestVerifySQLSampleSizeIsVerifys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strconv.Itoa(MissingSampleSize)
+	want := strconv.Itoa(relsync.MissingSampleSize)
 	for _, re := range []string{`\(up to (\d+) sync_ids per project\)`, `AND n <= (\d+) AND`} {
 		m := regexp.MustCompile(re).FindSubmatch(script)
 		if m == nil {
@@ -476,4 +479,18 @@ func TestVerifySQLSampleSizeIsVerifys(t *testing.T) {
 			t.Errorf("scripts/verify.sql samples %s sync_ids (%s), Verify %s", m[1], re, want)
 		}
 	}
+}
+
+// fileBytes reads the database and its WAL ("" when absent): what must not change.
+func fileBytes(t *testing.T, path string) (db, wal string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.ReadFile(path + "-wal")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b), string(w)
 }

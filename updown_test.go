@@ -1,6 +1,8 @@
-package relsync
+package relsync_test
 
 import (
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/testworld"
 	"testing"
 )
 
@@ -10,20 +12,20 @@ import (
 // engram wrote unjournaled while relsync was down.
 
 // journal is every sync_mutations row, every column, by seq.
-func (w *world) journal() map[int64]string {
-	w.t.Helper()
-	rs, err := w.db().QueryContext(w.ctx, `SELECT seq, json_array(target_key, entity, entity_key, op,
+func journal(w *testworld.World) map[int64]string {
+	w.T.Helper()
+	rs, err := w.DB().QueryContext(w.Ctx, `SELECT seq, json_array(target_key, entity, entity_key, op,
 		payload, source, occurred_at, acked_at, project) FROM sync_mutations`)
-	w.must(err)
+	w.Must(err)
 	defer rs.Close()
 	out := map[int64]string{}
 	for rs.Next() {
 		var seq int64
 		var row string
-		w.must(rs.Scan(&seq, &row))
+		w.Must(rs.Scan(&seq, &row))
 		out[seq] = row
 	}
-	w.must(rs.Err())
+	w.Must(rs.Err())
 	return out
 }
 
@@ -40,58 +42,58 @@ func keptRows(t *testing.T, step string, before, after map[int64]string) {
 func TestUpDownThreeTimes(t *testing.T) {
 	m := buildMixed(t)
 	w := m.w
-	engramSchema := w.schemaWithoutRelsync()
-	userVersion := w.userVersion()
+	engramSchema := w.SchemaWithoutRelsync()
+	userVersion := w.UserVersion()
 	var installed string // relsync's objects as the first Up installs them
 	var forgotten string // the relation engram wrote unjournaled while relsync was down
-	rows := w.journal()
+	rows := journal(w)
 	for cycle := 1; cycle <= 3; cycle++ {
-		w.up()
-		after := w.journal()
+		w.Up()
+		after := journal(w)
 		keptRows(t, "Up", rows, after)
 		rows = after
 		if forgotten != "" {
-			w.expectRows(forgotten, 1)
+			w.ExpectRows(forgotten, 1)
 		}
-		objects := w.schema()
+		objects := w.Schema()
 		if installed == "" {
 			installed = objects
 		} else if objects != installed {
 			t.Fatalf("cycle %d: Up installed another schema:\n%s\nwant\n%s", cycle, objects, installed)
 		}
-		if rep := w.verify(); !rep.OK() {
+		if rep := w.Verify(); !rep.OK() {
 			t.Fatalf("cycle %d: Verify after Up: %+v", cycle, rep)
 		}
 
-		w.must(Down(w.ctx, w.db()))
-		if got := w.schemaWithoutRelsync(); got != engramSchema {
+		w.Must(relsync.Down(w.Ctx, w.DB()))
+		if got := w.SchemaWithoutRelsync(); got != engramSchema {
 			t.Fatalf("cycle %d: schema after Down:\n%s\nwant\n%s", cycle, got, engramSchema)
 		}
-		after = w.journal()
+		after = journal(w)
 		keptRows(t, "Down", rows, after)
 		rows = after
 
 		// While relsync is down, engram v1.16.3 forgets a relation again: the next Up backfills it.
-		a, b := w.obs("s1", ptr("alpha")), w.obs("s1", ptr("alpha"))
-		forgotten = w.semantic(a, b, semVerdict("related"))
-		w.expectCount(forgotten, 0)
+		a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+		forgotten = w.Semantic(a, b, testworld.SemVerdict("related"))
+		w.ExpectCount(forgotten, 0)
 		m.missing = append(m.missing, forgotten)
-		rows = w.journal()
+		rows = journal(w)
 	}
-	if got := w.userVersion(); got != userVersion {
+	if got := w.UserVersion(); got != userVersion {
 		t.Errorf("user_version %d, was %d", got, userVersion)
 	}
-	w.up()
-	keptRows(t, "last Up", rows, w.journal())
-	w.expectRows(forgotten, 1)
+	w.Up()
+	keptRows(t, "last Up", rows, journal(w))
+	w.ExpectRows(forgotten, 1)
 	for _, key := range m.missing {
-		w.expectCount(key, 1)
+		w.ExpectCount(key, 1)
 	}
 	for _, key := range m.never {
-		w.expectCount(key, 0)
+		w.ExpectCount(key, 0)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after the last Up: %+v", rep)
 	}
-	w.checkVerifySQL(true, "OK: relsync is installed")
+	checkVerifySQL(w, true, "OK: relsync is installed")
 }

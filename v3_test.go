@@ -1,9 +1,11 @@
-package relsync
+package relsync_test
 
 import (
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // relsync beside what engram v3 changed in its journal: the reserved cloud:inbox state row, the
@@ -11,64 +13,64 @@ import (
 // and a database installed under v1.16.3 that v3 then opens.
 
 // inboxState is sync_state 'cloud:inbox' as "lifecycle last_enqueued_seq last_acked_seq last_pulled_seq".
-func inboxState(w *world) string {
-	w.t.Helper()
+func inboxState(w *testworld.World) string {
+	w.T.Helper()
 	var s string
-	w.must(w.db().QueryRowContext(w.ctx, `SELECT lifecycle || ' ' || last_enqueued_seq || ' ' || last_acked_seq
+	w.Must(w.DB().QueryRowContext(w.Ctx, `SELECT lifecycle || ' ' || last_enqueued_seq || ' ' || last_acked_seq
 		|| ' ' || last_pulled_seq FROM sync_state WHERE target_key = 'cloud:inbox'`).Scan(&s))
 	return s
 }
 
 // judgedUnenrolled is a relation judged in a project not enrolled yet, relsync installed: no row.
-func judgedUnenrolled(w *world, project string) string {
-	w.t.Helper()
-	w.session("s1", project)
-	a, b := w.obs("s1", ptr(project)), w.obs("s1", ptr(project))
-	w.up()
-	rel := w.pending(a, b)
-	w.judge(rel, verdict())
-	w.expectCount(rel, 0)
+func judgedUnenrolled(w *testworld.World, project string) string {
+	w.T.Helper()
+	w.Session("s1", project)
+	a, b := w.Obs("s1", testworld.Ptr(project)), w.Obs("s1", testworld.Ptr(project))
+	w.Up()
+	rel := w.Pending(a, b)
+	w.Judge(rel, testworld.Verdict())
+	w.ExpectCount(rel, 0)
 	return rel
 }
 
 // A project named "inbox" enrolled before v3 reserved the name: relsync journals its relation (the
 // catch-up at enrollment writes it, not engram) and leaves the reserved state row as v3 set it.
 func TestV3InboxStateUntouched(t *testing.T) {
-	w := newWorld(t, engram.V3)
+	w := testworld.New(t, engram.V3)
 	rel := judgedUnenrolled(w, "inbox")
 	before := inboxState(w)
 	if before != "inbox 0 0 0" {
 		t.Fatalf("cloud:inbox before: %q", before)
 	}
-	w.exec(`INSERT INTO sync_enrolled_projects (project) VALUES ('inbox')`) // engram v3 refuses the name now
-	last, ok := w.expectFaithful(rel, 1, engram.V117)
+	w.Exec(`INSERT INTO sync_enrolled_projects (project) VALUES ('inbox')`) // engram v3 refuses the name now
+	last, ok := w.ExpectFaithful(rel, 1, engram.V117)
 	if !ok || last.Project != "inbox" {
 		t.Fatalf("relation row %+v", last)
 	}
 	if got := inboxState(w); got != before {
 		t.Errorf("cloud:inbox after relsync journaled into project inbox: %q, want %q", got, before)
 	}
-	if got := w.count(`SELECT last_enqueued_seq FROM sync_state WHERE target_key = 'cloud'`); int64(got) != last.Seq {
+	if got := w.Count(`SELECT last_enqueued_seq FROM sync_state WHERE target_key = 'cloud'`); int64(got) != last.Seq {
 		t.Errorf("sync_state cloud at %d, want %d", got, last.Seq)
 	}
 }
 
 // relsync's rows take v3's default disposition, so v3's pusher sends them and acks them.
 func TestV3PushesRelsyncRows(t *testing.T) {
-	w := newWorld(t, engram.V3)
+	w := testworld.New(t, engram.V3)
 	rel := judgedUnenrolled(w, "alpha")
-	w.enroll("alpha") // relsync's catch-up writes the relation's row
-	rows := w.rows(rel)
+	w.Enroll("alpha") // relsync's catch-up writes the relation's row
+	rows := w.Rows(rel)
 	if len(rows) != 1 {
 		t.Fatalf("%d rows, want 1", len(rows))
 	}
-	if d := w.count(`SELECT count(*) FROM sync_mutations WHERE seq = ? AND disposition = 'pending'`, rows[0].Seq); d != 1 {
+	if d := w.Count(`SELECT count(*) FROM sync_mutations WHERE seq = ? AND disposition = 'pending'`, rows[0].Seq); d != 1 {
 		t.Fatalf("relsync's row is not pending")
 	}
-	w.must(w.s.PrePushRepair(w.ctx)) // engram's lazy repair finds the relation present
-	w.expectRows(rel, 1)
-	pushable, err := w.s.PushableMutations(w.ctx)
-	w.must(err)
+	w.Must(w.S.PrePushRepair(w.Ctx)) // engram's lazy repair finds the relation present
+	w.ExpectRows(rel, 1)
+	pushable, err := w.S.PushableMutations(w.Ctx)
+	w.Must(err)
 	var seqs []int64
 	found := false
 	for _, m := range pushable {
@@ -78,12 +80,12 @@ func TestV3PushesRelsyncRows(t *testing.T) {
 	if !found {
 		t.Fatalf("v3's pusher does not select relsync's row %d: %+v", rows[0].Seq, pushable)
 	}
-	n, err := w.s.AckMutations(w.ctx, seqs...)
-	w.must(err)
+	n, err := w.S.AckMutations(w.Ctx, seqs...)
+	w.Must(err)
 	if n != len(seqs) {
 		t.Fatalf("acked %d of %d", n, len(seqs))
 	}
-	rep := w.verify()
+	rep := w.Verify()
 	if !rep.OK() || rep.Projects[0].Unacked != 0 || rep.Projects[0].Held != 0 {
 		t.Errorf("Verify after the push: %+v", rep)
 	}
@@ -92,69 +94,69 @@ func TestV3PushesRelsyncRows(t *testing.T) {
 // Engram counts a quarantined row as present: relsync journals its relation again only when it
 // changes, and Verify reports the row as held, not as waiting to be pushed.
 func TestV3QuarantinedRowNotJournaledAgain(t *testing.T) {
-	w := newWorld(t, engram.V3)
+	w := testworld.New(t, engram.V3)
 	a, b := enrolledPair(w)
-	rel := w.pending(a, b)
-	w.judge(rel, verdict())
-	rows := w.rows(rel)
+	rel := w.Pending(a, b)
+	w.Judge(rel, testworld.Verdict())
+	rows := w.Rows(rel)
 	if len(rows) != 1 {
 		t.Fatalf("%d rows, want 1", len(rows))
 	}
-	w.must(w.s.QuarantineMutation(w.ctx, rows[0].Seq, "test: cannot repair"))
+	w.Must(w.S.QuarantineMutation(w.Ctx, rows[0].Seq, "test: cannot repair"))
 
 	// Everything that may journal a relation that lacks its row: engram's lazy repair, relsync's
 	// repair, a soft delete and restore of its observation, a re-enrollment.
-	w.must(w.s.PrePushRepair(w.ctx))
-	w.must(Repair(w.ctx, w.db()))
-	w.exec(`UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = '` + b + `'`)
-	w.exec(`UPDATE observations SET deleted_at = NULL WHERE sync_id = '` + b + `'`)
-	w.exec(`DELETE FROM sync_enrolled_projects WHERE project = 'alpha'`)
-	w.enroll("alpha")
-	w.expectCount(rel, 1)
+	w.Must(w.S.PrePushRepair(w.Ctx))
+	w.Must(relsync.Repair(w.Ctx, w.DB()))
+	w.Exec(`UPDATE observations SET deleted_at = datetime('now') WHERE sync_id = '` + b + `'`)
+	w.Exec(`UPDATE observations SET deleted_at = NULL WHERE sync_id = '` + b + `'`)
+	w.Exec(`DELETE FROM sync_enrolled_projects WHERE project = 'alpha'`)
+	w.Enroll("alpha")
+	w.ExpectCount(rel, 1)
 
-	rep := w.verify()
+	rep := w.Verify()
 	if p := rep.Projects[0]; !rep.OK() || p.Journaled != 1 || p.Held != 1 || p.Unacked != 0 {
 		t.Errorf("Verify with a quarantined row: %+v", rep)
 	}
-	w.judge(rel, engram.Verdict{Relation: "supersedes", Confidence: ptr(1.0), Reason: ptr("changed"),
-		Actor: "claude", Kind: "agent", Model: ptr("opus")})
-	w.expectRows(rel, 2) // a change is journaled anew
+	w.Judge(rel, engram.Verdict{Relation: "supersedes", Confidence: testworld.Ptr(1.0), Reason: testworld.Ptr("changed"),
+		Actor: "claude", Kind: "agent", Model: testworld.Ptr("opus")})
+	w.ExpectRows(rel, 2) // a change is journaled anew
 }
 
 // A database relsync was installed in under v1.16.3, then opened by engram v3: v3's migrate pass
 // adds its columns by ALTER beside relsync's objects, writes no journal row of relsync's, and
 // relsync keeps journaling with nothing for the user to do.
 func TestV1DatabaseOpenedByV3(t *testing.T) {
-	w := newWorld(t, engram.V1163)
+	w := testworld.New(t, engram.V1163)
 	a, b := enrolledPair(w)
-	old := w.pending(a, b)
-	w.judge(old, verdict()) // relsync's row: v1.16.3 journals none for JudgeRelation
-	w.exec(`INSERT INTO observations (session_id, type, title, content, project) VALUES ('s1', 'manual', 't', 'c', 'alpha')`)
-	before := w.relationRows()
+	old := w.Pending(a, b)
+	w.Judge(old, testworld.Verdict()) // relsync's row: v1.16.3 journals none for JudgeRelation
+	w.Exec(`INSERT INTO observations (session_id, type, title, content, project) VALUES ('s1', 'manual', 't', 'c', 'alpha')`)
+	before := w.RelationRows()
 
-	w.must(engram.MigrateV3(w.ctx, w.db())) // what v3's open runs, relsync installed
-	w.s = &engram.Store{DB: w.db(), Version: engram.V3}
-	w.up() // engram calls Up after its open
-	if got := w.relationRows(); got != before {
+	w.Must(engram.MigrateV3(w.Ctx, w.DB())) // what v3's open runs, relsync installed
+	w.S = &engram.Store{DB: w.DB(), Version: engram.V3}
+	w.Up() // engram calls Up after its open
+	if got := w.RelationRows(); got != before {
 		t.Fatalf("v3's migrate pass changed the relation rows: %d, want %d", got, before)
 	}
-	if n := w.count(`SELECT count(*) FROM observations WHERE sync_id IS NULL`); n != 0 {
+	if n := w.Count(`SELECT count(*) FROM observations WHERE sync_id IS NULL`); n != 0 {
 		t.Fatalf("migrate left %d observations without sync_id", n)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after v3's first open: %+v", rep)
 	}
-	w.expectRows(old, 1)
+	w.ExpectRows(old, 1)
 
-	rel := w.semantic(a, w.obs("s1", ptr("alpha")), semVerdict("compatible"))
-	w.expectRows(rel, 1)
-	w.judge(old, engram.Verdict{Relation: "supersedes", Confidence: ptr(1.0), Reason: ptr("v3"),
-		Actor: "claude", Kind: "agent", Model: ptr("opus")})
-	w.expectRows(old, 2)
-	if n := w.count(`SELECT count(*) FROM sync_mutations WHERE entity = 'relation' AND disposition <> 'pending'`); n != 0 {
+	rel := w.Semantic(a, w.Obs("s1", testworld.Ptr("alpha")), testworld.SemVerdict("compatible"))
+	w.ExpectRows(rel, 1)
+	w.Judge(old, engram.Verdict{Relation: "supersedes", Confidence: testworld.Ptr(1.0), Reason: testworld.Ptr("v3"),
+		Actor: "claude", Kind: "agent", Model: testworld.Ptr("opus")})
+	w.ExpectRows(old, 2)
+	if n := w.Count(`SELECT count(*) FROM sync_mutations WHERE entity = 'relation' AND disposition <> 'pending'`); n != 0 {
 		t.Errorf("%d relation rows not pending after v3 opened the database", n)
 	}
-	if rep := w.verify(); !rep.OK() {
+	if rep := w.Verify(); !rep.OK() {
 		t.Errorf("Verify after v3 writes: %+v", rep)
 	}
 }

@@ -1,6 +1,9 @@
-package relsync
+package relsync_test
 
 import (
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,16 +18,16 @@ func lastLine(s string) string {
 
 // expectVerdict checks verify.sql's output shape: the verdict is the last line on stdout, and on
 // NOT OK the shell adds one line on stderr, the error that makes it exit 1, and nothing else.
-func expectVerdict(t *testing.T, r result, code int, prefix string, fix string) {
+func expectVerdict(t *testing.T, r testtools.Result, code int, prefix string, fix string) {
 	t.Helper()
-	if r.code != code {
-		t.Fatalf("verify.sql: exit %d, want %d\n%v", r.code, code, r)
+	if r.Code != code {
+		t.Fatalf("verify.sql: exit %d, want %d\n%v", r.Code, code, r)
 	}
-	last := lastLine(r.stdout)
+	last := lastLine(r.Stdout)
 	if !strings.HasPrefix(last, prefix) || !strings.Contains(last, fix) {
 		t.Errorf("verify.sql's last line %q, want %q ... %q", last, prefix, fix)
 	}
-	stderr := strings.TrimSpace(r.stderr)
+	stderr := strings.TrimSpace(r.Stderr)
 	switch {
 	case code == 0 && stderr != "":
 		t.Errorf("verify.sql wrote to stderr on OK: %q", stderr)
@@ -41,32 +44,32 @@ func TestVerifySQLVerdictShape(t *testing.T) {
 	})
 	t.Run("healthy", func(t *testing.T) {
 		m := buildMixed(t)
-		m.w.up()
+		m.w.Up()
 		expectVerdict(t, verifyUnchanged(t, m.w), 0, "OK: ", "")
 	})
 	t.Run("missing row", func(t *testing.T) {
 		m := buildMixed(t)
-		m.w.up()
-		m.w.exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + m.missing[0] + `'`)
+		m.w.Up()
+		m.w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + m.missing[0] + `'`)
 		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: 1 relation(s) without their journal row",
 			"Fix: go run ./cmd/relsync repair <db>")
 	})
 	t.Run("dropped trigger", func(t *testing.T) {
 		m := buildMixed(t)
-		m.w.up()
-		m.w.exec(`DROP TRIGGER relsync_relation_au`)
+		m.w.Up()
+		m.w.Exec(`DROP TRIGGER relsync_relation_au`)
 		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: 1 relsync object(s) missing",
 			"Fix: go run ./cmd/relsync repair <db>")
 	})
 	t.Run("backfill pending", func(t *testing.T) {
 		m := buildMixed(t)
-		m.w.must(Install(m.w.ctx, m.w.db()))
+		m.w.Must(relsync.Install(m.w.Ctx, m.w.DB()))
 		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: the backfill has not finished",
 			"Fix: go run ./cmd/relsync up <db>")
 	})
 	t.Run("behind", func(t *testing.T) {
 		m := buildMixed(t)
-		installPrerelease(t, m.w.db(), 4)
+		testworld.InstallPrerelease(t, m.w.DB(), 4)
 		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: relsync is at version 4", "Fix: go run ./cmd/relsync up <db>")
 	})
 }
@@ -74,8 +77,8 @@ func TestVerifySQLVerdictShape(t *testing.T) {
 // The README's command opens the file read-only: a mistyped path is an error and creates nothing.
 func TestVerifySQLWrongPathCreatesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "engarm.db")
-	r := verifySQL(t, path)
-	if r.code == 0 || !strings.Contains(r.stderr, "unable to open database") {
+	r := testtools.VerifySQL(t, path)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "unable to open database") {
 		t.Errorf("verify.sql on a missing file: %v", r)
 	}
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {

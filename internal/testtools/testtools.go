@@ -1,4 +1,7 @@
-package relsync
+// Package testtools runs the real tools for relsync's tests: the goose CLI at the version go.mod
+// pins, the sqlite3 shell and the scripts in scripts/. A test that needs a missing tool skips,
+// saying why, unless RELSYNC_REQUIRE_TOOLS=1 (CI), where it fails: the same rule in every package.
+package testtools
 
 import (
 	"bytes"
@@ -12,20 +15,21 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// The tests in tools_test.go and demo_test.go run the real tools: the goose CLI at the pinned
-// version, the sqlite3 shell and the scripts in scripts/.
+	"github.com/relsync/relsync/internal/testworld"
+)
 
 // gooseBuild is how the tests build the goose CLI, from the one home of each part: the version
 // go.mod requires (as scripts/goose.sh reads it) and the build tags scripts/goose.sh uses.
-func gooseBuild() (module, version, tags string, err error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/pressly/goose/v3").Output()
+func gooseBuild(root string) (module, version, tags string, err error) {
+	list := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/pressly/goose/v3")
+	list.Dir = root
+	out, err := list.Output()
 	if err != nil {
 		return "", "", "", fmt.Errorf("goose's version from go.mod: %v", err)
 	}
 	version = strings.TrimSpace(string(out))
-	script, err := os.ReadFile(filepath.Join("scripts", "goose.sh"))
+	script, err := os.ReadFile(filepath.Join(root, "scripts", "goose.sh"))
 	if err != nil {
 		return "", "", "", err
 	}
@@ -36,9 +40,9 @@ func gooseBuild() (module, version, tags string, err error) {
 	return "github.com/pressly/goose/v3/cmd/goose@" + version, version, string(m[1]), nil
 }
 
-// needTool returns the path of a program the test needs. Where it is missing the test skips,
+// NeedTool returns the path of a program the test needs. Where it is missing the test skips,
 // saying why, unless RELSYNC_REQUIRE_TOOLS=1 (CI), where it fails.
-func needTool(t *testing.T, name string) string {
+func NeedTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -63,11 +67,12 @@ var (
 	gooseErr  error
 )
 
-// gooseCLI builds the goose CLI at the pinned version once per test process, the way a user
+// GooseCLI builds the goose CLI at the pinned version once per test process, the way a user
 // installs it, and returns the binary. Each process replaces the one binary atomically.
-func gooseCLI(t *testing.T) string {
+func GooseCLI(t *testing.T) string {
 	t.Helper()
-	needTool(t, "go")
+	NeedTool(t, "go")
+	root := testworld.Root(t)
 	gooseOnce.Do(func() {
 		dir, err := toolDir()
 		if err != nil {
@@ -80,7 +85,7 @@ func gooseCLI(t *testing.T) string {
 			return
 		}
 		defer os.RemoveAll(bin)
-		module, version, tags, err := gooseBuild()
+		module, version, tags, err := gooseBuild(root)
 		if err != nil {
 			gooseErr = err
 			return
@@ -106,13 +111,14 @@ var (
 	relsyncErr  error
 )
 
-// relsyncCmd builds this checkout's cmd/relsync once per test process, for scripts/goose.sh to use
-// instead of building it on every run (demo_test.go runs the scripts with their own builds). The
+// RelsyncCmd builds this checkout's cmd/relsync once per test process, for scripts/goose.sh to use
+// instead of building it on every run (TestDemo runs the scripts with their own builds). The
 // binary is this process's own (another checkout may be under test at the same time); binaries
 // older than a day are left-overs of finished runs.
-func relsyncCmd(t *testing.T) string {
+func RelsyncCmd(t *testing.T) string {
 	t.Helper()
-	needTool(t, "go")
+	NeedTool(t, "go")
+	root := testworld.Root(t)
 	relsyncOnce.Do(func() {
 		dir, err := toolDir()
 		if err != nil {
@@ -126,7 +132,9 @@ func relsyncCmd(t *testing.T) string {
 			}
 		}
 		relsyncPath = filepath.Join(dir, fmt.Sprintf("relsync-%d", os.Getpid()))
-		if out, err := exec.Command("go", "build", "-o", relsyncPath, "./cmd/relsync").CombinedOutput(); err != nil {
+		build := exec.Command("go", "build", "-o", relsyncPath, "./cmd/relsync")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
 			relsyncErr = fmt.Errorf("go build ./cmd/relsync: %v\n%s", err, out)
 		}
 	})
@@ -136,19 +144,19 @@ func relsyncCmd(t *testing.T) string {
 	return relsyncPath
 }
 
-// result is what a finished process said.
-type result struct {
-	code           int
-	stdout, stderr string
+// Result is what a finished process said.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
 }
 
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.Code, r.Stdout, r.Stderr)
 }
 
-// runTool runs a program to the end with stdin from the file in (none if ""), env added to the
+// Run runs a program to the end with stdin from the file in (none if ""), env added to the
 // test's own environment.
-func runTool(t *testing.T, env []string, in string, name string, args ...string) result {
+func Run(t *testing.T, env []string, in string, name string, args ...string) Result {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -166,56 +174,42 @@ func runTool(t *testing.T, env []string, in string, name string, args ...string)
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):
-		return result{exit.ExitCode(), stdout.String(), stderr.String()}
+		return Result{exit.ExitCode(), stdout.String(), stderr.String()}
 	case err != nil:
 		t.Fatalf("%s: %v", name, err)
 	}
-	return result{0, stdout.String(), stderr.String()}
+	return Result{0, stdout.String(), stderr.String()}
 }
 
-// gooseScript runs scripts/goose.sh with the binaries built for the tests.
-func gooseScript(t *testing.T, args ...string) result {
+// GooseScript runs scripts/goose.sh with the binaries built for the tests.
+func GooseScript(t *testing.T, args ...string) Result {
 	t.Helper()
-	return gooseScriptEnv(t, nil, args...)
+	return GooseScriptEnv(t, nil, args...)
 }
 
-func gooseScriptEnv(t *testing.T, env []string, args ...string) result {
+func GooseScriptEnv(t *testing.T, env []string, args ...string) Result {
 	t.Helper()
-	needTool(t, "bash")
-	env = append([]string{"RELSYNC_GOOSE=" + gooseCLI(t), "RELSYNC_CMD=" + relsyncCmd(t)}, env...)
-	return runTool(t, env, "", "bash", append([]string{"scripts/goose.sh"}, args...)...)
+	NeedTool(t, "bash")
+	env = append([]string{"RELSYNC_GOOSE=" + GooseCLI(t), "RELSYNC_CMD=" + RelsyncCmd(t)}, env...)
+	return Run(t, env, "", "bash", append([]string{testworld.File(t, "scripts/goose.sh")}, args...)...)
 }
 
-// verifySQL runs the README's `sqlite3 -readonly <db> < scripts/verify.sql` in the real shell.
-func verifySQL(t *testing.T, db string) result {
+// VerifySQL runs the README's `sqlite3 -readonly <db> < scripts/verify.sql` in the real shell.
+func VerifySQL(t *testing.T, db string) Result {
 	t.Helper()
-	return runTool(t, nil, "scripts/verify.sql", needTool(t, "sqlite3"), "-readonly", db)
+	return Run(t, nil, testworld.File(t, "scripts/verify.sql"), NeedTool(t, "sqlite3"), "-readonly", db)
 }
 
-// expectOutput fails unless the result has the exit code and its output every wanted line part.
-func expectOutput(t *testing.T, what string, r result, code int, want ...string) {
+// ExpectOutput fails unless the Result has the exit code and its output every wanted line part.
+func ExpectOutput(t *testing.T, what string, r Result, code int, want ...string) {
 	t.Helper()
-	if (code == 0) != (r.code == 0) || (code > 0 && r.code != code) {
-		t.Errorf("%s: exit %d, want %d\n%v", what, r.code, code, r)
+	if (code == 0) != (r.Code == 0) || (code > 0 && r.Code != code) {
+		t.Errorf("%s: exit %d, want %d\n%v", what, r.Code, code, r)
 		return
 	}
 	for _, w := range want {
-		if !strings.Contains(r.stdout+r.stderr, w) {
+		if !strings.Contains(r.Stdout+r.Stderr, w) {
 			t.Errorf("%s: output lacks %q\n%v", what, w, r)
 		}
 	}
-}
-
-// fileBytes reads the database and its WAL ("" when absent): what must not change.
-func fileBytes(t *testing.T, path string) (db, wal string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.ReadFile(path + "-wal")
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	return string(b), string(w)
 }
