@@ -4,21 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/relsync/relsync"
-	"github.com/relsync/relsync/internal/testtools"
-	"github.com/relsync/relsync/internal/testworld"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // Install makes the triggers live and leaves the backfill to Backfill, which journals the rest in
 // steps and reports its progress.
 func TestInstallThenBackfillInSteps(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	before := w.RelationRows()
 	w.Must(relsync.Install(w.Ctx, w.DB()))
 	if got := w.RelationRows(); got != before {
@@ -52,10 +53,10 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 	if last := seen[len(seen)-1]; last.Done != relations || last.Steps != len(seen) {
 		t.Fatalf("last progress %+v", last)
 	}
-	for _, key := range m.missing {
+	for _, key := range m.Missing {
 		w.ExpectRows(key, 1)
 	}
-	for _, key := range m.never {
+	for _, key := range m.Never {
 		w.ExpectCount(key, 0)
 	}
 	w.ExpectRows(rel, 1)
@@ -80,8 +81,8 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 // A backfill stopped between steps (a cancelled context here; a killed process in
 // TestCrashDuringUp) resumes where it stopped, and no relation gets a second row.
 func TestBackfillResumesWithoutDoubles(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	w.Must(relsync.Install(w.Ctx, w.DB()))
 	ctx, cancel := context.WithCancel(w.Ctx)
 	steps := 0
@@ -97,9 +98,9 @@ func TestBackfillResumesWithoutDoubles(t *testing.T) {
 		t.Fatalf("BackfillPending after a stop: %v %v", p, err)
 	}
 	// Written meanwhile, below and above the cursor: the triggers journal it, the backfill skips it.
-	w.Judge(m.never[0], testworld.Verdict())
+	w.Judge(m.Never[0], testworld.Verdict())
 	w.Must(relsync.Backfill(w.Ctx, w.DB(), relsync.WithStepSize(3)))
-	for _, key := range append(append([]string{}, m.missing...), m.never[0]) {
+	for _, key := range append(append([]string{}, m.Missing...), m.Never[0]) {
 		w.ExpectRows(key, 1)
 	}
 	if rep := w.Verify(); !rep.OK() {
@@ -110,10 +111,10 @@ func TestBackfillResumesWithoutDoubles(t *testing.T) {
 // Repair journals a relation whose row went, with no relsync object changed: what Up at open does
 // not look for.
 func TestRepairJournalsALostRow(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	w.Up()
-	gone := m.missing[1]
+	gone := m.Missing[1]
 	w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
 	w.Exec(`DROP TRIGGER relsync_relation_au`)
 	rows := w.RelationRows()
@@ -129,8 +130,8 @@ func TestRepairJournalsALostRow(t *testing.T) {
 
 // Before an install, Backfill and Repair refuse and write nothing.
 func TestBackfillAndRepairRefuseBeforeInstall(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	schema, rows := w.Schema(), w.RelationRows()
 	if err := relsync.Backfill(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNotInstalled) {
 		t.Errorf("Backfill before Install: %v, want ErrNotInstalled", err)
@@ -145,8 +146,8 @@ func TestBackfillAndRepairRefuseBeforeInstall(t *testing.T) {
 
 // WithSlog logs the start, periodic progress and the end of a backfill.
 func TestBackfillLogsToSlog(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	var buf bytes.Buffer
 	w.Must(relsync.Install(w.Ctx, w.DB()))
 	w.Must(relsync.Backfill(w.Ctx, w.DB(), relsync.WithStepSize(1), relsync.WithSlog(slog.New(slog.NewTextHandler(&buf, nil)), 1)))
@@ -161,8 +162,8 @@ func TestBackfillLogsToSlog(t *testing.T) {
 // The README's raw goose command, without goose.sh or relsync's Go: migration 6 journals what the
 // install left, in one statement.
 func TestRawGooseCLIJournalsEverything(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	dir, err := filepath.Abs("migrations")
 	w.Must(err)
 	out, err := exec.Command(testtools.GooseCLI(t), "-env=none", "-dir", dir, "-table", relsync.VersionTable, "sqlite3",
@@ -170,7 +171,7 @@ func TestRawGooseCLIJournalsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatalf("goose up: %v\n%s", err, out)
 	}
-	for _, key := range m.missing {
+	for _, key := range m.Missing {
 		w.ExpectRows(key, 1)
 	}
 	if rep := w.Verify(); !rep.OK() {

@@ -3,7 +3,6 @@ package relsync_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,19 +13,6 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 	"github.com/relsync/relsync/internal/testworld"
 )
-
-// openPlain opens a file the way a host would, with engram's pragmas but no schema.
-func openPlain(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(engram.DriverName, engram.DSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	db.Exec(`SELECT count(*) FROM sqlite_master`) // open it as the host has by now (WAL files appear)
-	return db
-}
 
 // unchanged runs fn and fails if the files in dir (database, WAL, anything) changed bytes.
 func unchanged(t *testing.T, dir string, fn func()) {
@@ -60,13 +46,13 @@ func unchanged(t *testing.T, dir string, fn func()) {
 func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "other.db")
-	setup := openPlain(t, path)
+	setup := testworld.OpenPlain(t, path)
 	_, err := setup.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT); CREATE TABLE notes (x)`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	setup.Close()
-	db := openPlain(t, path)
+	db := testworld.OpenPlain(t, path)
 	unchanged(t, dir, func() {
 		err = relsync.Up(context.Background(), db)
 	})
@@ -86,7 +72,7 @@ func TestNotADatabase(t *testing.T) {
 	if err := os.WriteFile(path, bytes.Repeat([]byte("not sqlite\n"), 500), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db := openPlain(t, path)
+	db := testworld.OpenPlain(t, path)
 	var err error
 	unchanged(t, dir, func() { err = relsync.Up(context.Background(), db) })
 	if !errors.Is(err, relsync.ErrNotDatabase) {

@@ -132,7 +132,7 @@ func TestUpgradeFromVersion3WritesGoFloats(t *testing.T) {
 	}
 	rep, err := relsync.Verify(w.Ctx, w.DB())
 	w.Must(err)
-	if rep.Version != 3 || rep.Latest < 5 || rep.AtLatest() || totalMissing(rep) != 0 {
+	if rep.Version != 3 || rep.Latest < 5 || rep.AtLatest() || testworld.TotalMissing(rep) != 0 {
 		t.Fatalf("Verify at version 3: %+v", rep)
 	}
 

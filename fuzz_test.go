@@ -71,7 +71,7 @@ func FuzzPayload(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0}, []byte("r"), []byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e"), []byte("f"), 5e-324)
 
 	w := testworld.New(f, engram.V117)
-	src, tgt := enrolledPair(w)
+	src, tgt := testworld.EnrolledPair(w)
 	n := 0
 	f.Fuzz(func(t *testing.T, kinds, relation, reason, evidence, model, session, actor, created []byte, conf float64) {
 		w.T = t

@@ -1,24 +1,25 @@
 package relsync_test
 
 import (
-	"github.com/relsync/relsync"
-	"github.com/relsync/relsync/internal/testtools"
-	"github.com/relsync/relsync/internal/testworld"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // goose.sh status and version write nothing, even where relsync's version table does not exist yet
 // (goose would create it); the database and its WAL keep every byte.
 func TestGooseScriptStatusWritesNothing(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	for _, cmd := range []string{"status", "version"} {
-		db, wal := fileBytes(t, w.Path)
+		db, wal := testtools.FileBytes(t, w.Path)
 		r := testtools.GooseScript(t, w.Path, cmd)
 		testtools.ExpectOutput(t, "goose.sh "+cmd+" before the install", r, 0, "relsync is not installed")
-		if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != wal {
+		if db2, wal2 := testtools.FileBytes(t, w.Path); db2 != db || wal2 != wal {
 			t.Errorf("goose.sh %s changed the database before the install", cmd)
 		}
 	}
@@ -27,10 +28,10 @@ func TestGooseScriptStatusWritesNothing(t *testing.T) {
 	}
 	w.Up()
 	for _, cmd := range []string{"status", "version"} {
-		db, wal := fileBytes(t, w.Path)
+		db, wal := testtools.FileBytes(t, w.Path)
 		r := testtools.GooseScript(t, w.Path, cmd)
 		testtools.ExpectOutput(t, "goose.sh "+cmd, r, 0)
-		if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != wal {
+		if db2, wal2 := testtools.FileBytes(t, w.Path); db2 != db || wal2 != wal {
 			t.Errorf("goose.sh %s changed the database (file %v, WAL %v: %d -> %d bytes)", cmd, db2 != db, wal2 != wal, len(wal), len(wal2))
 		}
 	}
@@ -39,15 +40,15 @@ func TestGooseScriptStatusWritesNothing(t *testing.T) {
 // goose.sh up backs up only before a change, and repairs what drifted (a dropped trigger and the
 // relations written while it was gone) instead of saying "no migrations to run".
 func TestGooseScriptUpBacksUpOnlyBeforeAChange(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	backups := func() int {
 		b, err := filepath.Glob(w.Path + ".relsync-backup-*")
 		w.Must(err)
 		return len(b)
 	}
 	testtools.ExpectOutput(t, "goose.sh up", testtools.GooseScript(t, w.Path, "up"), 0, "Backup of ")
-	for _, key := range m.missing {
+	for _, key := range m.Missing {
 		w.ExpectRows(key, 1)
 	}
 	r := testtools.GooseScript(t, w.Path, "up")

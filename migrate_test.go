@@ -19,92 +19,32 @@ func TestUpInstallsAndJudgeIsJournaled(t *testing.T) {
 	w.ExpectRows(rel, 1)
 }
 
-// mixedWorld is a database with relations in every state, written before relsync was installed,
-// as engram v1.16.3 leaves it: the backfill must journal exactly the eligible ones that lack a row.
-type mixed struct {
-	w                *testworld.World
-	missing, present []string // eligible relations without and with a local row before install
-	never            []string // relations that must never get a row
-}
-
-func buildMixed(t *testing.T) *mixed {
-	w := testworld.New(t, engram.V1163)
-	m := &mixed{w: w}
-	w.Session("s1", "alpha")
-	w.Session("s2", "beta")
-	w.Session("s3", "gamma")
-	a1, a2 := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
-	a3, a4 := w.Obs("s1", nil), w.Obs("s1", nil)
-	b1, b2 := w.Obs("s2", testworld.Ptr("beta")), w.Obs("s2", testworld.Ptr("beta"))
-	g1, g2 := w.Obs("s3", testworld.Ptr("gamma")), w.Obs("s3", testworld.Ptr("gamma"))
-	w.Enroll("alpha")
-	w.Enroll("beta")
-
-	// Path A: never journaled by v1.16.3.
-	m.missing = append(m.missing, w.Semantic(a1, a2, testworld.SemVerdict("related")))
-	// Path B: judged while beta was not enrolled... (beta is enrolled above, so judge gamma, then enroll it).
-	pb := w.Pending(g1, g2)
-	w.Judge(pb, testworld.Verdict())
-	w.Enroll("gamma") // v1.16.3's enrollment does not catch up relations
-	m.missing = append(m.missing, pb)
-	// Observations without a project of their own, in an enrolled session: v1.16.3's gate never
-	// journals them.
-	sf := w.Pending(a3, a4)
-	w.Judge(sf, testworld.Verdict())
-	m.missing = append(m.missing, sf)
-	// Healthy: JudgeRelation on an enrolled project wrote its own row.
-	ok := w.Pending(b1, b2)
-	w.Judge(ok, testworld.Verdict())
-	m.present = append(m.present, ok)
-
-	m.never = append(m.never, w.Pending(a1, b1)) // pending
-	o1, o2 := w.Obs("s2", testworld.Ptr("beta")), w.Obs("s2", testworld.Ptr("beta"))
-	orphan := w.Pending(o1, o2)
-	w.Judge(orphan, testworld.Verdict()) // Go journals it while judged...
-	m.present = append(m.present, orphan)
-	w.Must(w.S.HardDeleteObservation(w.Ctx, o2)) // ...then it is orphaned, and stays at one row
-	m.never = append(m.never, w.Pending(a2, b2)) // a second pending one
-	w.Session("s4", "delta")
-	d1, d2, d3 := w.Obs("s4", testworld.Ptr("delta")), w.Obs("s4", testworld.Ptr("delta")), w.Obs("s4", testworld.Ptr("delta"))
-	m.never = append(m.never, w.Semantic(d1, d2, testworld.SemVerdict("related"))) // unenrolled project
-	soft := w.Semantic(a1, w.Obs("s1", testworld.Ptr("alpha")), testworld.SemVerdict("compatible"))
-	_, err := w.DB().ExecContext(w.Ctx, `UPDATE observations SET deleted_at = datetime('now')
-		WHERE sync_id = (SELECT target_id FROM memory_relations WHERE sync_id = ?)`, soft)
-	w.Must(err)
-	m.never = append(m.never, soft) // observation soft-deleted
-	unmarked := w.Pending(d3, d1)
-	_, err = w.DB().ExecContext(w.Ctx, `UPDATE memory_relations SET judgment_status = 'judged', relation = 'related' WHERE sync_id = ?`, unmarked)
-	w.Must(err)
-	m.never = append(m.never, unmarked)
-	return m
-}
-
 func TestBackfillOnMixedDatabase(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	before := w.RelationRows()
 	rep, err := relsync.Verify(w.Ctx, w.DB())
 	w.Must(err)
-	if missing := totalMissing(rep); missing != len(m.missing) {
-		t.Fatalf("Verify before install: %d missing, want %d: %+v", missing, len(m.missing), rep.Projects)
+	if missing := testworld.TotalMissing(rep); missing != len(m.Missing) {
+		t.Fatalf("Verify before install: %d missing, want %d: %+v", missing, len(m.Missing), rep.Projects)
 	}
-	expectSamples(t, rep, m.missing)
+	expectSamples(t, rep, m.Missing)
 	w.Up()
-	if got := w.RelationRows() - before; got != len(m.missing) {
-		t.Fatalf("backfill wrote %d rows, want %d", got, len(m.missing))
+	if got := w.RelationRows() - before; got != len(m.Missing) {
+		t.Fatalf("backfill wrote %d rows, want %d", got, len(m.Missing))
 	}
-	for _, key := range m.missing {
+	for _, key := range m.Missing {
 		w.ExpectRows(key, 1)
 	}
-	for _, key := range m.present {
+	for _, key := range m.Present {
 		w.ExpectCount(key, 1)
 	}
-	for _, key := range m.never {
+	for _, key := range m.Never {
 		w.ExpectCount(key, 0)
 	}
 	rep, err = relsync.Verify(w.Ctx, w.DB())
 	w.Must(err)
-	if !rep.OK() || totalMissing(rep) != 0 {
+	if !rep.OK() || testworld.TotalMissing(rep) != 0 {
 		t.Fatalf("Verify after install: %+v", rep)
 	}
 }
@@ -133,17 +73,9 @@ func expectSamples(t *testing.T, r relsync.Report, missing []string) {
 	}
 }
 
-func totalMissing(r relsync.Report) int {
-	n := 0
-	for _, p := range r.Projects {
-		n += p.Missing
-	}
-	return n
-}
-
 func TestUpTwiceIsANoop(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	w.Up()
 	rows, schema := w.RelationRows(), w.Schema()
 	w.Up()
@@ -158,8 +90,8 @@ func TestUpTwiceIsANoop(t *testing.T) {
 }
 
 func TestDownRemovesEverythingAndKeepsRows(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	schemaBefore := w.SchemaWithoutRelsync()
 	w.Up()
 	rows := w.RelationRows()

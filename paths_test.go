@@ -23,18 +23,9 @@ func eachVersionOf(t *testing.T, vs []engram.Version, f func(t *testing.T, w *te
 	}
 }
 
-// enrolledPair is an enrolled project with two observations, relsync installed.
-func enrolledPair(w *testworld.World) (a, b string) {
-	w.Session("s1", "alpha")
-	a, b = w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
-	w.Enroll("alpha")
-	w.Up()
-	return a, b
-}
-
 func TestPathA_SemanticInsertAndUpdate(t *testing.T) {
 	eachVersion(t, func(t *testing.T, w *testworld.World) {
-		a, b := enrolledPair(w)
+		a, b := testworld.EnrolledPair(w)
 		rel := w.Semantic(a, b, engram.Verdict{Relation: "conflicts_with", Confidence: testworld.Ptr(0.9), Reason: testworld.Ptr(""), Actor: "engram", Kind: "system", Model: testworld.Ptr("m")})
 		w.ExpectRows(rel, 1)
 		// The existing pair, asked the other way round: an UPDATE, one more row.
@@ -57,7 +48,7 @@ func TestPathA_SemanticInsertAndUpdate(t *testing.T) {
 
 func TestJudgeRelationEnrolled_OneRowWithEitherVersion(t *testing.T) {
 	eachVersion(t, func(t *testing.T, w *testworld.World) {
-		a, b := enrolledPair(w)
+		a, b := testworld.EnrolledPair(w)
 		rel := w.Pending(a, b)
 		w.ExpectRows(rel, 0)
 		w.Judge(rel, testworld.Verdict())
@@ -130,7 +121,7 @@ func TestRenameIntoEnrolledName(t *testing.T) {
 
 func TestNothingThatMustNotBeJournaled(t *testing.T) {
 	eachVersion(t, func(t *testing.T, w *testworld.World) {
-		a, b := enrolledPair(w)
+		a, b := testworld.EnrolledPair(w)
 		c, d := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
 		pending := w.Pending(a, b)
 
@@ -172,7 +163,7 @@ func TestRemoteApplyNeverJournals(t *testing.T) {
 	for _, mode := range []engram.ApplyMode{engram.CloudPull, engram.DeferredReplay, engram.FileImport} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
 			eachVersion(t, func(t *testing.T, w *testworld.World) {
-				a, b := enrolledPair(w)
+				a, b := testworld.EnrolledPair(w)
 				c := w.Obs("s1", testworld.Ptr("alpha"))
 				own := w.Semantic(a, b, testworld.SemVerdict("related"))
 				w.ExpectRows(own, 1)

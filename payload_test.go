@@ -27,7 +27,7 @@ func insertLocal(w *testworld.World, src, tgt string, reason, evidence, model, s
 // and decoded values), whatever the row holds.
 func TestPayloadEdgeContents(t *testing.T) {
 	w := testworld.New(t, engram.V117)
-	a, b := enrolledPair(w)
+	a, b := testworld.EnrolledPair(w)
 	texts := map[string]string{
 		"quotes and backslashes": `say "hi" \ back\\slash \"`,
 		"html":                   `<script>alert('x') && 1 > 0</script>`,

@@ -49,7 +49,7 @@ func TestQueryPlansSearchEngramTables(t *testing.T) {
 	// engram database with relsync installed shows the plans a large one gets.
 	ctx := context.Background()
 	w := testworld.New(t, engram.V1163)
-	a, b := enrolledPair(w)
+	a, b := testworld.EnrolledPair(w)
 	w.Semantic(a, b, testworld.SemVerdict("related"))
 	conn, err := w.DB().Conn(ctx)
 	if err != nil {

@@ -58,8 +58,8 @@ func TestInstalledSchemaMatchesGolden(t *testing.T) {
 func TestUpgradeFromEveryPrerelease(t *testing.T) {
 	for v := int64(1); v <= 4; v++ {
 		t.Run(fmt.Sprintf("from%d", v), func(t *testing.T) {
-			m := buildMixed(t)
-			w := m.w
+			m := testworld.BuildMixed(t)
+			w := m.W
 			testworld.InstallPrerelease(t, w.DB(), v)
 			// engram writes while the pre-release is installed.
 			w.Session("s8", "alpha")

@@ -15,7 +15,7 @@ import (
 
 // judgedEnrolled is an enrolled pair whose relation is judged (one row), relsync installed.
 func judgedEnrolled(w *testworld.World) (rel, a, b string) {
-	a, b = enrolledPair(w)
+	a, b = testworld.EnrolledPair(w)
 	rel = w.Pending(a, b)
 	w.Judge(rel, testworld.Verdict())
 	w.ExpectRows(rel, 1)
@@ -101,8 +101,8 @@ func TestVerifyCountsStaleRows(t *testing.T) {
 	if p := rep.Projects[0]; p.Eligible != 2 || p.Journaled != 1 || p.Stale != 1 || p.Missing != 0 || rep.OK() {
 		t.Fatalf("Verify: %+v, want 2 eligible, 1 journaled, 1 stale, not OK", p)
 	}
-	r := verifyUnchanged(t, w)
-	expectSameAsVerify(t, w, r)
+	r := testtools.VerifyUnchanged(t, w)
+	testtools.ExpectSameAsVerify(t, w, r)
 	testtools.ExpectOutput(t, "verify.sql", r, 1, "1 relation(s) whose latest journal row is outdated")
 	w.Must(relsync.Down(w.Ctx, w.DB()))
 	w.Up()

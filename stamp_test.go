@@ -15,7 +15,7 @@ const goNanoStamp = "2006-01-02 15:04:05.000000000"
 // must still be journaled; a remote apply carrying such a stamp from an earlier second must not.
 func TestLocalWriteWithNanosecondStampIsJournaled(t *testing.T) {
 	eachVersion(t, func(t *testing.T, w *testworld.World) {
-		a, b := enrolledPair(w)
+		a, b := testworld.EnrolledPair(w)
 		rel := w.Pending(a, b)
 		// Stay clear of a second boundary between Go's clock and SQLite's 'now'.
 		if ns := time.Now().Nanosecond(); ns > 800_000_000 {
@@ -35,7 +35,7 @@ func TestLocalWriteWithNanosecondStampIsJournaled(t *testing.T) {
 
 func TestRemoteApplyWithNanosecondStampIsNotJournaled(t *testing.T) {
 	eachVersion(t, func(t *testing.T, w *testworld.World) {
-		a, b := enrolledPair(w)
+		a, b := testworld.EnrolledPair(w)
 		own := w.Semantic(a, b, testworld.SemVerdict("related"))
 		w.ExpectRows(own, 1)
 		change := remoteOf(w, own)

@@ -100,7 +100,7 @@ func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(dir, "other.db")
-	db := openPlain(t, other)
+	db := testworld.OpenPlain(t, other)
 	if _, err := db.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT)`); err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +140,9 @@ func fileDSN(path string) string {
 }
 
 func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
-	m := buildMixed(t)
-	plain := m.w.Path
-	m.w.DB().Close()
+	m := testworld.BuildMixed(t)
+	plain := m.W.Path
+	m.W.DB().Close()
 	dir := filepath.Join(t.TempDir(), `dir with spaces 'single' "double" #hash ?q %25`)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	}
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	w := &testworld.World{T: t, Ctx: m.w.Ctx, Path: path, S: &engram.Store{DB: db, Version: engram.V1163}}
+	w := &testworld.World{T: t, Ctx: m.W.Ctx, Path: path, S: &engram.Store{DB: db, Version: engram.V1163}}
 	before := w.RelationRows()
 	latest := checkoutLatest(t)
 
@@ -179,13 +179,13 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	}
 
 	// engram's connection, open since before goose ran, sees the install.
-	if got := w.RelationRows() - before; got != len(m.missing) {
-		t.Fatalf("goose up journaled %d relations, want %d", got, len(m.missing))
+	if got := w.RelationRows() - before; got != len(m.Missing) {
+		t.Fatalf("goose up journaled %d relations, want %d", got, len(m.Missing))
 	}
-	for _, key := range m.missing {
+	for _, key := range m.Missing {
 		w.ExpectRows(key, 1)
 	}
-	for _, key := range m.never {
+	for _, key := range m.Never {
 		w.ExpectCount(key, 0)
 	}
 	if rep := w.Verify(); !rep.OK() {
@@ -217,8 +217,8 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 }
 
 func TestEmbeddedUpThenGooseCLIAgree(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	w.Up()
 	latest := version(w)
 	versionRows := func() int { return w.Count(`SELECT count(*) FROM ` + relsync.VersionTable) }
@@ -250,8 +250,8 @@ func TestEmbeddedUpThenGooseCLIAgree(t *testing.T) {
 }
 
 func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	latest := checkoutLatest(t)
 	r := testtools.GooseScript(t, "--no-backup", w.Path, "up")
 	testtools.ExpectOutput(t, "goose.sh up", r, 0)
@@ -260,7 +260,7 @@ func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
 	if cur != latest || buildLatest != latest {
 		t.Fatalf("relsync.Version after goose up: %d of %d, want %d", cur, buildLatest, latest)
 	}
-	for _, key := range m.missing {
+	for _, key := range m.Missing {
 		w.ExpectRows(key, 1)
 	}
 	schema, rows := w.Schema(), w.RelationRows()
@@ -306,105 +306,55 @@ func TestGooseScriptWaitsForRelsyncLock(t *testing.T) {
 	}
 }
 
-// coverageTable reads verify.sql's per-project table: project -> eligible, journaled, missing,
-// from_cloud, unacked.
-func coverageTable(out string) map[string][6]int {
-	table := map[string][6]int{}
-	_, rest, ok := strings.Cut(out, "project  eligible")
-	if !ok {
-		return table
-	}
-	lines := strings.Split(rest, "\n")
-	for _, line := range lines[2:] { // the rest of the header line, the dashes
-		f := strings.Fields(line)
-		if len(f) != 7 {
-			break
-		}
-		var n [6]int
-		for i := range n {
-			n[i], _ = strconv.Atoi(f[i+1])
-		}
-		table[f[0]] = n
-	}
-	return table
-}
-
-// expectSameAsVerify checks that the shell's table says what relsync.Verify says.
-func expectSameAsVerify(t *testing.T, w *testworld.World, r testtools.Result) {
-	t.Helper()
-	want := map[string][6]int{}
-	for _, p := range w.Verify().Projects {
-		want[p.Project] = [6]int{p.Eligible, p.Journaled, p.Stale, p.Missing, p.FromCloud, p.Unacked}
-	}
-	if got := coverageTable(r.Stdout); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("verify.sql's table %v, relsync.Verify %v\n%v", got, want, r)
-	}
-}
-
-// verifyUnchanged runs verify.sql while engram keeps the file open with its WAL unmerged, and
-// checks that the database and its WAL keep every byte.
-func verifyUnchanged(t *testing.T, w *testworld.World) testtools.Result {
-	t.Helper()
-	db, wal := fileBytes(t, w.Path)
-	if wal == "" {
-		t.Fatal("the WAL is empty: the test would not see a checkpoint")
-	}
-	r := testtools.VerifySQL(t, w.Path)
-	if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != wal {
-		t.Errorf("verify.sql changed the database or its WAL")
-	}
-	return r
-}
-
 func TestVerifySQLNotInstalled(t *testing.T) {
-	m := buildMixed(t)
-	r := verifyUnchanged(t, m.w)
+	m := testworld.BuildMixed(t)
+	r := testtools.VerifyUnchanged(t, m.W)
 	testtools.ExpectOutput(t, "verify.sql", r, 1, "relsync is not installed in this database", "go run ./cmd/relsync up <db>")
 }
 
 func TestVerifySQLHealthy(t *testing.T) {
-	m := buildMixed(t)
-	m.w.Up()
-	r := verifyUnchanged(t, m.w)
+	m := testworld.BuildMixed(t)
+	m.W.Up()
+	r := testtools.VerifyUnchanged(t, m.W)
 	testtools.ExpectOutput(t, "verify.sql", r, 0, fmt.Sprintf("relsync version %d installed\n", checkoutLatest(t)),
 		"objects as relsync installed them",
 		"OK: relsync is installed as it should be, and every relation that belongs in the journal has its row")
 	if strings.Contains(r.Stdout, "Missing") || strings.Contains(r.Stdout, "this checkout has") {
 		t.Errorf("healthy database reported a problem:\n%v", r)
 	}
-	expectSameAsVerify(t, m.w, r)
+	testtools.ExpectSameAsVerify(t, m.W, r)
 }
 
 func TestVerifySQLMissingRows(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	w.Up()
-	gone := m.missing[0]
+	gone := m.Missing[0]
 	w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
-	r := verifyUnchanged(t, w)
+	r := testtools.VerifyUnchanged(t, w)
 	testtools.ExpectOutput(t, "verify.sql", r, 1, "Missing journal rows (up to 20 sync_ids per project):", gone,
 		"NOT OK: 1 relation(s) without their journal row")
-	expectSameAsVerify(t, w, r)
+	testtools.ExpectSameAsVerify(t, w, r)
 }
 
 func TestVerifySQLDrifted(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	w.Up()
 	w.Exec(`DROP TRIGGER relsync_relation_ai`)
 	w.Session("s9", "alpha")
 	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
-	r := verifyUnchanged(t, w)
+	r := testtools.VerifyUnchanged(t, w)
 	testtools.ExpectOutput(t, "verify.sql", r, 1, "relsync_relation_ai  trigger  missing", rel,
 		"NOT OK: 1 relsync object(s) missing, changed or unexpected; 1 relation(s) without their journal row")
-	expectSameAsVerify(t, w, r)
+	testtools.ExpectSameAsVerify(t, w, r)
 }
 
 func TestVerifySQLBehindThisCheckout(t *testing.T) {
-	m := buildMixed(t)
+	m := testworld.BuildMixed(t)
 	latest := checkoutLatest(t)
-	testworld.InstallPrerelease(t, m.w.DB(), 4)
-	r := verifyUnchanged(t, m.w)
+	testworld.InstallPrerelease(t, m.W.DB(), 4)
+	r := testtools.VerifyUnchanged(t, m.W)
 	testtools.ExpectOutput(t, "verify.sql", r, 1,
 		fmt.Sprintf("relsync version 4 installed (this checkout has version %d)", latest),
 		fmt.Sprintf("NOT OK: relsync is at version 4, this checkout has %d", latest))
@@ -413,8 +363,8 @@ func TestVerifySQLBehindThisCheckout(t *testing.T) {
 // With no process left on the file, the shell is the last connection to close: SQLite would then
 // checkpoint the WAL into the database and delete it, unless told not to.
 func TestVerifySQLChangesNoFileWhenAlone(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	w.Up()
 	// A crash image: the database and its unmerged WAL, with no process holding them.
 	crashed := filepath.Join(t.TempDir(), "engram.db")
@@ -427,23 +377,23 @@ func TestVerifySQLChangesNoFileWhenAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, wal := fileBytes(t, crashed)
+	db, wal := testtools.FileBytes(t, crashed)
 	if wal == "" {
 		t.Fatal("no WAL to keep")
 	}
 	testtools.ExpectOutput(t, "verify.sql on a crash image", testtools.VerifySQL(t, crashed), 0, "OK: relsync is installed")
-	if db2, wal2 := fileBytes(t, crashed); db2 != db || wal2 != wal {
+	if db2, wal2 := testtools.FileBytes(t, crashed); db2 != db || wal2 != wal {
 		t.Error("verify.sql changed the crash image or its WAL")
 	}
 
 	// Closed cleanly: no WAL. The shell may leave an empty one behind, never a change.
 	w.DB().Close()
-	db, wal = fileBytes(t, w.Path)
+	db, wal = testtools.FileBytes(t, w.Path)
 	if wal != "" {
 		t.Fatal("engram's close left a WAL")
 	}
 	testtools.ExpectOutput(t, "verify.sql on a closed file", testtools.VerifySQL(t, w.Path), 0, "OK: relsync is installed")
-	if db2, wal2 := fileBytes(t, w.Path); db2 != db || wal2 != "" {
+	if db2, wal2 := testtools.FileBytes(t, w.Path); db2 != db || wal2 != "" {
 		t.Error("verify.sql changed the closed database or wrote a WAL")
 	}
 }
@@ -479,18 +429,4 @@ func TestVerifySQLSampleSizeIsVerifys(t *testing.T) {
 			t.Errorf("scripts/verify.sql samples %s sync_ids (%s), Verify %s", m[1], re, want)
 		}
 	}
-}
-
-// fileBytes reads the database and its WAL ("" when absent): what must not change.
-func fileBytes(t *testing.T, path string) (db, wal string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.ReadFile(path + "-wal")
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	return string(b), string(w)
 }

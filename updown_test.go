@@ -1,9 +1,10 @@
 package relsync_test
 
 import (
+	"testing"
+
 	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/testworld"
-	"testing"
 )
 
 // Up and Down, three times: Down leaves engram's schema exactly as it was before
@@ -40,8 +41,8 @@ func keptRows(t *testing.T, step string, before, after map[int64]string) {
 }
 
 func TestUpDownThreeTimes(t *testing.T) {
-	m := buildMixed(t)
-	w := m.w
+	m := testworld.BuildMixed(t)
+	w := m.W
 	engramSchema := w.SchemaWithoutRelsync()
 	userVersion := w.UserVersion()
 	var installed string // relsync's objects as the first Up installs them
@@ -77,7 +78,7 @@ func TestUpDownThreeTimes(t *testing.T) {
 		a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
 		forgotten = w.Semantic(a, b, testworld.SemVerdict("related"))
 		w.ExpectCount(forgotten, 0)
-		m.missing = append(m.missing, forgotten)
+		m.Missing = append(m.Missing, forgotten)
 		rows = journal(w)
 	}
 	if got := w.UserVersion(); got != userVersion {
@@ -86,10 +87,10 @@ func TestUpDownThreeTimes(t *testing.T) {
 	w.Up()
 	keptRows(t, "last Up", rows, journal(w))
 	w.ExpectRows(forgotten, 1)
-	for _, key := range m.missing {
+	for _, key := range m.Missing {
 		w.ExpectCount(key, 1)
 	}
-	for _, key := range m.never {
+	for _, key := range m.Never {
 		w.ExpectCount(key, 0)
 	}
 	if rep := w.Verify(); !rep.OK() {

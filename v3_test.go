@@ -95,7 +95,7 @@ func TestV3PushesRelsyncRows(t *testing.T) {
 // changes, and Verify reports the row as held, not as waiting to be pushed.
 func TestV3QuarantinedRowNotJournaledAgain(t *testing.T) {
 	w := testworld.New(t, engram.V3)
-	a, b := enrolledPair(w)
+	a, b := testworld.EnrolledPair(w)
 	rel := w.Pending(a, b)
 	w.Judge(rel, testworld.Verdict())
 	rows := w.Rows(rel)
@@ -128,7 +128,7 @@ func TestV3QuarantinedRowNotJournaledAgain(t *testing.T) {
 // relsync keeps journaling with nothing for the user to do.
 func TestV1DatabaseOpenedByV3(t *testing.T) {
 	w := testworld.New(t, engram.V1163)
-	a, b := enrolledPair(w)
+	a, b := testworld.EnrolledPair(w)
 	old := w.Pending(a, b)
 	w.Judge(old, testworld.Verdict()) // relsync's row: v1.16.3 journals none for JudgeRelation
 	w.Exec(`INSERT INTO observations (session_id, type, title, content, project) VALUES ('s1', 'manual', 't', 'c', 'alpha')`)

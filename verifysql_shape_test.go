@@ -1,13 +1,14 @@
 package relsync_test
 
 import (
-	"github.com/relsync/relsync"
-	"github.com/relsync/relsync/internal/testtools"
-	"github.com/relsync/relsync/internal/testworld"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // lastLine is the last non-empty line of the shell's stdout.
@@ -39,38 +40,38 @@ func expectVerdict(t *testing.T, r testtools.Result, code int, prefix string, fi
 
 func TestVerifySQLVerdictShape(t *testing.T) {
 	t.Run("not installed", func(t *testing.T) {
-		m := buildMixed(t)
-		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: relsync is not installed", "Fix: go run ./cmd/relsync up <db>")
+		m := testworld.BuildMixed(t)
+		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: relsync is not installed", "Fix: go run ./cmd/relsync up <db>")
 	})
 	t.Run("healthy", func(t *testing.T) {
-		m := buildMixed(t)
-		m.w.Up()
-		expectVerdict(t, verifyUnchanged(t, m.w), 0, "OK: ", "")
+		m := testworld.BuildMixed(t)
+		m.W.Up()
+		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 0, "OK: ", "")
 	})
 	t.Run("missing row", func(t *testing.T) {
-		m := buildMixed(t)
-		m.w.Up()
-		m.w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + m.missing[0] + `'`)
-		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: 1 relation(s) without their journal row",
+		m := testworld.BuildMixed(t)
+		m.W.Up()
+		m.W.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + m.Missing[0] + `'`)
+		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: 1 relation(s) without their journal row",
 			"Fix: go run ./cmd/relsync repair <db>")
 	})
 	t.Run("dropped trigger", func(t *testing.T) {
-		m := buildMixed(t)
-		m.w.Up()
-		m.w.Exec(`DROP TRIGGER relsync_relation_au`)
-		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: 1 relsync object(s) missing",
+		m := testworld.BuildMixed(t)
+		m.W.Up()
+		m.W.Exec(`DROP TRIGGER relsync_relation_au`)
+		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: 1 relsync object(s) missing",
 			"Fix: go run ./cmd/relsync repair <db>")
 	})
 	t.Run("backfill pending", func(t *testing.T) {
-		m := buildMixed(t)
-		m.w.Must(relsync.Install(m.w.Ctx, m.w.DB()))
-		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: the backfill has not finished",
+		m := testworld.BuildMixed(t)
+		m.W.Must(relsync.Install(m.W.Ctx, m.W.DB()))
+		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: the backfill has not finished",
 			"Fix: go run ./cmd/relsync up <db>")
 	})
 	t.Run("behind", func(t *testing.T) {
-		m := buildMixed(t)
-		testworld.InstallPrerelease(t, m.w.DB(), 4)
-		expectVerdict(t, verifyUnchanged(t, m.w), 1, "NOT OK: relsync is at version 4", "Fix: go run ./cmd/relsync up <db>")
+		m := testworld.BuildMixed(t)
+		testworld.InstallPrerelease(t, m.W.DB(), 4)
+		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: relsync is at version 4", "Fix: go run ./cmd/relsync up <db>")
 	})
 }
 

@@ -95,3 +95,12 @@ func (w *World) Semantic(src, tgt string, v engram.Verdict) string {
 	w.Must(err)
 	return id
 }
+
+// EnrolledPair is an enrolled project with two observations, relsync installed.
+func EnrolledPair(w *World) (a, b string) {
+	w.Session("s1", "alpha")
+	a, b = w.Obs("s1", Ptr("alpha")), w.Obs("s1", Ptr("alpha"))
+	w.Enroll("alpha")
+	w.Up()
+	return a, b
+}

@@ -1,4 +1,4 @@
-package relsync_test
+package multiprocess
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func expectVerifyOK(t *testing.T, db *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK() || totalMissing(rep) != 0 {
+	if !rep.OK() || testworld.TotalMissing(rep) != 0 {
 		t.Fatalf("Verify: %+v", rep)
 	}
 }
@@ -264,10 +264,10 @@ func TestUpWhileHostHoldsTheWriteLock(t *testing.T) {
 // waits for no one (busy_timeout 0), so any write attempt of Up would fail at once.
 func TestUpOnCurrentDatabaseTakesNoWriteLock(t *testing.T) {
 	w := testworld.New(t, engram.V1163)
-	a, b := enrolledPair(w) // relsync installed
+	a, b := testworld.EnrolledPair(w) // relsync installed
 	w.Semantic(a, b, testworld.SemVerdict("related"))
 
-	holder, err := openPlain(t, w.Path).Conn(w.Ctx)
+	holder, err := testworld.OpenPlain(t, w.Path).Conn(w.Ctx)
 	w.Must(err)
 	defer holder.Close()
 	_, err = holder.ExecContext(w.Ctx, `BEGIN IMMEDIATE`)

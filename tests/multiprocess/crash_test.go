@@ -1,4 +1,4 @@
-package relsync_test
+package multiprocess
 
 import (
 	"context"
@@ -214,7 +214,7 @@ func buildCrashDatabase(t *testing.T, path string, eligible int) {
 // backfill whole or absent, no duplicated row. It returns the versions applied.
 func crashCheckAfterKill(t *testing.T, path string, eligible int) string {
 	t.Helper()
-	db := openPlain(t, path)
+	db := testworld.OpenPlain(t, path)
 	defer db.Close()
 	var integrity string
 	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&integrity); err != nil || integrity != "ok" {
@@ -263,7 +263,7 @@ func crashCheckAfterKill(t *testing.T, path string, eligible int) string {
 // exactly one local row, no pending one has any.
 func crashCheckInstalled(t *testing.T, path string, eligible int) {
 	t.Helper()
-	db := openPlain(t, path)
+	db := testworld.OpenPlain(t, path)
 	defer db.Close()
 	rep, err := relsync.Verify(context.Background(), db)
 	if err != nil {

@@ -1,4 +1,7 @@
-package relsync_test
+// Package multiprocess holds relsync's tests that need other processes or connections on the
+// same file: engram processes racing Up, a process killed mid-install, a process of another user,
+// another writer holding the lock, and the host's own connections.
+package multiprocess
 
 import (
 	"bytes"

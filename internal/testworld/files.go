@@ -1,0 +1,59 @@
+package testworld
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/relsync/relsync/internal/engram"
+)
+
+// SameDatabase runs fn and fails if the database file or its WAL changed a byte. An absent WAL and
+// an empty one are the same content: SQLite creates an empty WAL when it opens a WAL database.
+func SameDatabase(t *testing.T, path string, fn func()) {
+	t.Helper()
+	read := func(name string) []byte {
+		b, err := os.ReadFile(name)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return b
+	}
+	db, wal := read(path), read(path+"-wal")
+	fn()
+	if !bytes.Equal(read(path), db) {
+		t.Errorf("%s changed", filepath.Base(path))
+	}
+	if !bytes.Equal(read(path+"-wal"), wal) {
+		t.Errorf("%s-wal changed", filepath.Base(path))
+	}
+}
+
+// OpenNoWAL opens path with a busy timeout and nothing else: no journal_mode pragma, which would
+// itself write (an empty file becomes a WAL database, a rollback one converts).
+func OpenNoWAL(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(engram.DriverName, path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// OpenPlain opens a file the way a host would, with engram's pragmas but no schema.
+func OpenPlain(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(engram.DriverName, engram.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	db.Exec(`SELECT count(*) FROM sqlite_master`) // open it as the host has by now (WAL files appear)
+	return db
+}
