@@ -5,13 +5,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/relsync/relsync"
-	"github.com/relsync/relsync/internal/testtools"
 	"github.com/relsync/relsync/internal/testworld"
 )
 
@@ -156,25 +153,5 @@ func TestBackfillLogsToSlog(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, buf.String())
 		}
-	}
-}
-
-// The README's raw goose command, without goose.sh or relsync's Go: migration 6 journals what the
-// install left, in one statement.
-func TestRawGooseCLIJournalsEverything(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
-	dir, err := filepath.Abs("migrations")
-	w.Must(err)
-	out, err := exec.Command(testtools.GooseCLI(t), "-env=none", "-dir", dir, "-table", relsync.VersionTable, "sqlite3",
-		"file:"+w.Path+"?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", "up").CombinedOutput()
-	if err != nil {
-		t.Fatalf("goose up: %v\n%s", err, out)
-	}
-	for _, key := range m.Missing {
-		w.ExpectRows(key, 1)
-	}
-	if rep := w.Verify(); !rep.OK() {
-		t.Fatalf("Verify after the raw goose CLI: %+v\n%s", rep, out)
 	}
 }

@@ -29,7 +29,7 @@ func TestEmptyFileIsNotEngramAndStaysEmpty(t *testing.T) {
 	ctx := context.Background()
 	var upErr, downErr, verifyErr error
 	var status int
-	unchanged(t, dir, func() {
+	testworld.Unchanged(t, dir, func() {
 		upErr = relsync.Up(ctx, db)
 		downErr = relsync.Down(ctx, db)
 		st, err := relsync.Status(ctx, db)
@@ -80,7 +80,7 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 			w.Must(err)
 			w.Must(w.DB().Close())
 			db := testworld.OpenPlain(t, w.Path)
-			unchanged(t, filepath.Dir(w.Path), func() { err = relsync.Up(w.Ctx, db) })
+			testworld.Unchanged(t, filepath.Dir(w.Path), func() { err = relsync.Up(w.Ctx, db) })
 			if !errors.Is(err, relsync.ErrNotEngram) {
 				t.Fatalf("Up: %v, want ErrNotEngram", err)
 			}

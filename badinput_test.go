@@ -14,35 +14,6 @@ import (
 	"github.com/relsync/relsync/internal/testworld"
 )
 
-// unchanged runs fn and fails if the files in dir (database, WAL, anything) changed bytes.
-func unchanged(t *testing.T, dir string, fn func()) {
-	t.Helper()
-	snapshot := func() map[string][]byte {
-		out := map[string][]byte{}
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err == nil {
-				out[e.Name()] = b
-			}
-		}
-		return out
-	}
-	before := snapshot()
-	fn()
-	after := snapshot()
-	for name, b := range before {
-		if !bytes.Equal(after[name], b) {
-			t.Errorf("%s changed", name)
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; !ok && !strings.HasSuffix(name, relsync.LockFileSuffix) {
-			t.Errorf("%s appeared", name)
-		}
-	}
-}
-
 func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "other.db")
@@ -53,7 +24,7 @@ func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 	}
 	setup.Close()
 	db := testworld.OpenPlain(t, path)
-	unchanged(t, dir, func() {
+	testworld.Unchanged(t, dir, func() {
 		err = relsync.Up(context.Background(), db)
 	})
 	if !errors.Is(err, relsync.ErrNotEngram) {
@@ -74,7 +45,7 @@ func TestNotADatabase(t *testing.T) {
 	}
 	db := testworld.OpenPlain(t, path)
 	var err error
-	unchanged(t, dir, func() { err = relsync.Up(context.Background(), db) })
+	testworld.Unchanged(t, dir, func() { err = relsync.Up(context.Background(), db) })
 	if !errors.Is(err, relsync.ErrNotDatabase) {
 		t.Fatalf("Up: %v, want ErrNotDatabase", err)
 	}

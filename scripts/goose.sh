@@ -22,7 +22,7 @@
 set -euo pipefail
 
 # The goose CLI is built from the goose module go.mod requires (the version relsync's tests pin),
-# without the drivers relsync does not use. tools_helpers_test.go reads goose_tags from this line.
+# without the drivers relsync does not use. internal/testtools reads goose_tags from this line.
 readonly goose_tags='no_postgres no_mysql no_clickhouse no_mssql no_vertica no_ydb no_libsql'
 
 die() {

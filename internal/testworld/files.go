@@ -6,8 +6,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 )
 
@@ -56,4 +58,33 @@ func OpenPlain(t *testing.T, path string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	db.Exec(`SELECT count(*) FROM sqlite_master`) // open it as the host has by now (WAL files appear)
 	return db
+}
+
+// Unchanged runs fn and fails if the files in dir (database, WAL, anything) changed bytes.
+func Unchanged(t *testing.T, dir string, fn func()) {
+	t.Helper()
+	snapshot := func() map[string][]byte {
+		out := map[string][]byte{}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err == nil {
+				out[e.Name()] = b
+			}
+		}
+		return out
+	}
+	before := snapshot()
+	fn()
+	after := snapshot()
+	for name, b := range before {
+		if !bytes.Equal(after[name], b) {
+			t.Errorf("%s changed", name)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok && !strings.HasSuffix(name, relsync.LockFileSuffix) {
+			t.Errorf("%s appeared", name)
+		}
+	}
 }

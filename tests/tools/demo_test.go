@@ -1,4 +1,4 @@
-package relsync_test
+package tools
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	run := func(t *testing.T, shell string) string {
-		r := testtools.Run(t, append(env, "TMPDIR="+t.TempDir(), "RELSYNC_SQLITE3="+shell), "", "bash", "scripts/demo.sh")
+		r := testtools.Run(t, append(env, "TMPDIR="+t.TempDir(), "RELSYNC_SQLITE3="+shell), "", "bash", testworld.File(t, "scripts/demo.sh"))
 		testtools.ExpectOutput(t, "scripts/demo.sh", r, 0,
 			"1. An engram v1.16.3 database (", "written by relsync's replica of engram v1.16.3",
 			"3 judged by JudgeBySemantic (path A) -> no journal row",

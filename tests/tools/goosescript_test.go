@@ -1,0 +1,168 @@
+package tools
+
+import (
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gofrs/flock"
+	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testtools"
+	"github.com/relsync/relsync/internal/testworld"
+)
+
+// scripts/goose.sh: it refuses what goose would spoil, copes with awkward paths and open files,
+// and waits for relsync's lock.
+
+func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("not sqlite\n", 500)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.db")
+	db := testworld.OpenPlain(t, other)
+	if _, err := db.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, c := range []struct{ name, path, want string }{
+		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
+		{"not sqlite", text, "notes.txt is not an SQLite database"},
+		{"not engram", other, "not an engram database (or one older than relsync supports): missing column memory_relations.source_id"},
+	} {
+		for _, cmd := range []string{"up", "status", "down"} {
+			t.Run(c.name+"/"+cmd, func(t *testing.T) {
+				var r testtools.Result
+				testworld.Unchanged(t, dir, func() { r = testtools.GooseScript(t, c.path, cmd) })
+				testtools.ExpectOutput(t, "goose.sh "+cmd, r, 1, c.want, "goose.sh: refusing to run goose on")
+				if strings.Contains(r.Stdout, "Backup") {
+					t.Errorf("a backup was written of a refused file:\n%v", r)
+				}
+			})
+		}
+	}
+	t.Run("unsupported command", func(t *testing.T) {
+		w := testworld.New(t, engram.V1163)
+		before, _ := os.ReadDir(testworld.File(t, "migrations"))
+		r := testtools.GooseScript(t, w.Path, "create", "evil", "sql")
+		testtools.ExpectOutput(t, "goose.sh create", r, 1, "unsupported goose command 'create'")
+		if after, _ := os.ReadDir(testworld.File(t, "migrations")); len(after) != len(before) {
+			t.Errorf("goose create wrote into migrations/")
+		}
+	})
+}
+
+// fileDSN opens any path through a file: URI, as a second engram process would; engram's own plain
+// path cannot name a file whose path holds '?'.
+func fileDSN(path string) string {
+	return (&url.URL{Scheme: "file", Path: path}).String() +
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)"
+}
+
+func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
+	m := testworld.BuildMixed(t)
+	plain := m.W.Path
+	m.W.DB().Close()
+	dir := filepath.Join(t.TempDir(), `dir with spaces 'single' "double" #hash ?q %25`)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "engram é.db")
+	if err := os.Rename(plain, path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open(engram.DriverName, fileDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	w := &testworld.World{T: t, Ctx: m.W.Ctx, Path: path, S: &engram.Store{DB: db, Version: engram.V1163}}
+	before := w.RelationRows()
+	latest := checkoutLatest(t)
+
+	r := testtools.GooseScript(t, path, "up")
+	testtools.ExpectOutput(t, "goose.sh up", r, 0, "Backup of "+path+" written to ",
+		fmt.Sprintf("successfully migrated database to version: %d", latest-1), // goose installs, short of the backfill
+		fmt.Sprintf("relsync is at version %d", latest))
+	backup := regexp.MustCompile(`written to (.*)\n`).FindStringSubmatch(r.Stdout)
+	if backup == nil || filepath.Dir(backup[1]) != dir {
+		t.Fatalf("no backup beside the database:\n%v", r)
+	}
+	copyDB, err := sql.Open(engram.DriverName, fileDSN(backup[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copyDB.Close()
+	if cur, _, err := relsync.Version(w.Ctx, copyDB); err != nil || cur != 0 {
+		t.Errorf("the backup has relsync version %d (%v): not taken before the migration", cur, err)
+	}
+
+	// engram's connection, open since before goose ran, sees the install.
+	if got := w.RelationRows() - before; got != len(m.Missing) {
+		t.Fatalf("goose up journaled %d relations, want %d", got, len(m.Missing))
+	}
+	for _, key := range m.Missing {
+		w.ExpectRows(key, 1)
+	}
+	for _, key := range m.Never {
+		w.ExpectCount(key, 0)
+	}
+	if rep := w.Verify(); !rep.OK() {
+		t.Fatalf("Verify after goose up: %+v", rep)
+	}
+	w.Session("s9", "alpha")
+	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	w.ExpectRows(rel, 1)
+
+	expectGooseStatus(t, testtools.GooseScript(t, path, "status"), int(latest))
+
+	rows := w.RelationRows()
+	r = testtools.GooseScript(t, path, "down")
+	testtools.ExpectOutput(t, "goose.sh down", r, 0, "Backup of ", "journal rows stay")
+	if v, want := version(w), checkoutPrevious(t); v != want {
+		t.Fatalf("after down: version %d, want %d", v, want)
+	}
+	r = testtools.GooseScript(t, "--no-backup", path, "down-to", "0")
+	testtools.ExpectOutput(t, "goose.sh down-to 0", r, 0, "journal rows stay")
+	if strings.Contains(r.Stdout, "Backup") {
+		t.Errorf("--no-backup wrote a backup:\n%v", r)
+	}
+	if v, n := version(w), relsyncObjects(w); v != 0 || n != 0 {
+		t.Fatalf("after down-to 0: version %d, %d relsync objects", v, n)
+	}
+	if w.RelationRows() != rows {
+		t.Fatal("down removed journal rows")
+	}
+}
+
+// goose has no SQLite locker: goose.sh runs goose under the lock file relsync.Up takes, so the
+// terminal and engram's processes never install at once.
+func TestGooseScriptWaitsForRelsyncLock(t *testing.T) {
+	testtools.NeedTool(t, "flock")
+	w := testworld.New(t, engram.V1163)
+	lock := flock.New(w.Path + relsync.LockFileSuffix)
+	if err := lock.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	env := []string{"RELSYNC_LOCK_WAIT=1"}
+	r := testtools.GooseScriptEnv(t, env, "--no-backup", w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up while relsync's lock is held", r, 1, "another process holds "+w.Path+relsync.LockFileSuffix)
+	if v := version(w); v != 0 {
+		t.Fatalf("goose migrated to %d while the lock was held", v)
+	}
+	lock.Unlock()
+	r = testtools.GooseScriptEnv(t, env, "--no-backup", w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up after the lock was released", r, 0)
+	if v := version(w); v != checkoutLatest(t) {
+		t.Fatalf("version %d after goose up", v)
+	}
+}
