@@ -1,4 +1,7 @@
-package relsync_test
+// Package paths replays engram's write paths (docs/engram.md §7) as engram v1.16.3, v1.17 and v3
+// write them, on a database where relsync is installed, and checks the journal row by row: each
+// path, v3's own ones, enrollment and renames, stale rows, ordering, timestamps, a later engram.
+package paths
 
 import (
 	"fmt"
@@ -7,9 +10,6 @@ import (
 	"github.com/relsync/relsync/internal/engram"
 	"github.com/relsync/relsync/internal/testworld"
 )
-
-// Each write path of docs/engram.md §7, replayed as engram v1.16.3, v1.17 and v3 write it, on a database
-// where relsync is installed; then the journal, row by row.
 
 var versions = []engram.Version{engram.V1163, engram.V117, engram.V3}
 

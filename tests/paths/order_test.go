@@ -1,4 +1,4 @@
-package relsync_test
+package paths
 
 import (
 	"fmt"
