@@ -1,6 +1,7 @@
 package relsync_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,8 +15,45 @@ import (
 	"github.com/relsync/relsync/internal/testworld"
 )
 
-// Bad files and bad states: each gets a clear error and leaves the database as it
-// was. badinput_test.go has the first ones (no engram tables, a text file, a newer relsync).
+// Bad input and bad files: each gets a clear error before goose writes anything and leaves the
+// database as it was.
+
+func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "other.db")
+	setup := testworld.OpenPlain(t, path)
+	_, err := setup.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT); CREATE TABLE notes (x)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup.Close()
+	db := testworld.OpenPlain(t, path)
+	testworld.Unchanged(t, dir, func() {
+		err = relsync.Up(context.Background(), db)
+	})
+	if !errors.Is(err, relsync.ErrNotEngram) {
+		t.Fatalf("Up: %v, want ErrNotEngram", err)
+	}
+	for _, want := range []string{"table sync_mutations", "column memory_relations.judgment_status", "table observations"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
+
+func TestNotADatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not sqlite\n"), 500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := testworld.OpenPlain(t, path)
+	var err error
+	testworld.Unchanged(t, dir, func() { err = relsync.Up(context.Background(), db) })
+	if !errors.Is(err, relsync.ErrNotDatabase) {
+		t.Fatalf("Up: %v, want ErrNotDatabase", err)
+	}
+}
 
 // An empty file is what a plain path leaves when the host opens the wrong one: SQLite reads it as
 // a database with no tables. relsync refuses it as not engram's and writes nothing: it stays 0 bytes.
@@ -94,31 +132,6 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 				t.Errorf("Verify on an engram too old: %v, want ErrNotEngram", err)
 			}
 		})
-	}
-}
-
-// A database migrated by a newer relsync: Up and Verify refuse it (badinput_test.go); Status,
-// Version and Down must refuse it too, and Down must not run this build's Down SQL over objects it
-// does not know.
-func TestNewerDatabaseStatusAndDownRefuse(t *testing.T) {
-	w := testworld.New(t, engram.V117)
-	w.Up()
-	_, err := w.DB().Exec(`INSERT INTO ` + relsync.VersionTable + ` (version_id, is_applied) VALUES (999, 1)`)
-	w.Must(err)
-	before := w.Schema()
-	testworld.SameDatabase(t, w.Path, func() {
-		if _, err := relsync.Status(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) {
-			t.Errorf("Status: %v, want ErrNewerDatabase", err)
-		}
-		if _, _, err := relsync.Version(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) || !strings.Contains(err.Error(), "999") {
-			t.Errorf("Version: %v, want ErrNewerDatabase naming version 999", err)
-		}
-		if err := relsync.Down(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNewerDatabase) {
-			t.Errorf("Down: %v, want ErrNewerDatabase", err)
-		}
-	})
-	if w.Schema() != before {
-		t.Fatal("Down on a newer database changed the schema")
 	}
 }
 
