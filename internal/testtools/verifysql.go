@@ -10,6 +10,12 @@ import (
 	"github.com/relsync/relsync/internal/testworld"
 )
 
+// VerifySQL runs the README's `sqlite3 -readonly <db> < scripts/verify.sql` in the real shell.
+func VerifySQL(t *testing.T, db string) Result {
+	t.Helper()
+	return Run(t, nil, testworld.File(t, "scripts/verify.sql"), NeedTool(t, "sqlite3"), "-readonly", db)
+}
+
 // coverageTable reads verify.sql's per-project table: project -> eligible, journaled, missing,
 // from_cloud, unacked.
 func coverageTable(out string) map[string][6]int {
