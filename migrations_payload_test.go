@@ -23,7 +23,7 @@ func insertLocal(w *testworld.World, src, tgt string, reason, evidence, model, s
 	return key
 }
 
-// Each payload's bytes equal what encoding/json makes of the same row (expectRows compares bytes
+// Each payload's bytes equal what encoding/json makes of the same row (ExpectRows compares bytes
 // and decoded values), whatever the row holds.
 func TestPayloadEdgeContents(t *testing.T) {
 	w := testworld.New(t, engram.V117)

@@ -14,7 +14,7 @@ type Mixed struct {
 	Never            []string // relations that must never get a row
 }
 
-// BuildMixed makes it.
+// BuildMixed writes such a database.
 func BuildMixed(t *testing.T) *Mixed {
 	w := New(t, engram.V1163)
 	m := &Mixed{W: w}
