@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -69,6 +70,10 @@ func FuzzPayload(f *testing.F) {
 	f.Add([]byte{2, 1, 3, 0, 1, 2, 0, 0}, []byte{0, 0, 0, 0, 0, 0, 0xf0, 0x7f}, []byte{1}, []byte{}, []byte("x"), []byte{0xff, 0xff}, []byte("a"), []byte("b"), -0.0)
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0}, []byte("r"), []byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e"), []byte("f"), 1e-7)
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0}, []byte("r"), []byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e"), []byte("f"), 5e-324)
+	// The walk's edges: a valid character then stray continuation bytes, U+FFFE and U+FFFF (valid
+	// to Go, folded by SQLite's decoder), characters across the walk's 64-byte windows, dense Latin-1.
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0}, []byte("r"), []byte("\xc2\xa9\xa9\xe6\x97\xa5\x80\x80"), []byte("\uffff\ufffe\ufffd\xef\xbf"),
+		[]byte(strings.Repeat("日本\xe6\x97", 40)), []byte(strings.Repeat("🧠a", 50)), []byte(strings.Repeat("caf\xe9 na\xefve ", 20)), []byte("f"), 0.5)
 
 	w := testworld.New(f, engram.V117)
 	src, tgt := testworld.EnrolledPair(w)

@@ -237,12 +237,16 @@ CREATE VIEW relsync_outbox_row (entity_key, project, payload) AS SELECT NULL, NU
 -- row goes in, both are set pending at its seq), with the payload made what Go writes:
 --   * text that is not valid UTF-8 gets U+FFFD for each invalid byte, as Go does; only a payload
 --     with a byte beyond ASCII is walked (GLOB: any character outside U+0001..U+007F; json_quote
---     has escaped NUL, which GLOB would stop at). A step of the walk keeps the longest prefix of
---     the next 15 characters that SQLite re-encodes unchanged (ltrim by the set of the re-encoded
---     characters, so 15 characters cost one step), then settles the character after it: kept if
---     its lead byte's length in bytes is valid UTF-8 (U+FFFE and U+FFFF too, which SQLite's
---     decoder folds to U+FFFD), else one byte marked X'FF', a byte valid UTF-8 never holds. Each
---     step reads a window of the payload as a BLOB, so the walk is linear in its length;
+--     has escaped NUL, which GLOB would stop at). Each step of the walk reads the payload as a
+--     BLOB at byte p and takes the n bytes that ltrim strips from a 64-byte window there: whole
+--     characters that byte-equal an entry of a set of canonical encodings (U+FFFE and U+FFFF,
+--     which SQLite's decoder folds to U+FFFD; c re-encoded; the window's second character
+--     re-encoded; ASCII, common characters first since ltrim tries entries in order). c is the
+--     character at p cut to the length its lead byte gives (a json_each "let": computed once per
+--     step); a character SQLite re-encodes unchanged is valid UTF-8 and strips. When nothing
+--     strips, c is not valid: one byte, n = -1, written X'FF', a byte valid UTF-8 never holds.
+--     Stripping whole canonical encodings is what Go's decoder does with them too, and no step
+--     reads more than 64 bytes, so the walk is linear in the payload's length;
 --   * Go's escapes beyond json_quote's: & < > U+2028 U+2029, and the X'FF' marks as \ufffd.
 --     They can only occur inside strings, so one pass over the payload does.
 -- The relation's observations that have no journal row yet are noted in relsync_reorder.
@@ -253,21 +257,19 @@ BEGIN
   INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
   VALUES ('cloud', 'relation', NEW.entity_key, 'upsert', replace(replace(replace(
     CASE WHEN NEW.payload NOT GLOB '*[^' || char(1) || '-' || char(127) || ']*' THEN NEW.payload ELSE (
-      WITH RECURSIVE walk(ph, p, k, r, c, piece) AS (
-        SELECT 1, 1, substr(CAST(substr(CAST(NEW.payload AS BLOB), 1, 128) AS TEXT), 1, 32), NULL, NULL, X''
+      WITH RECURSIVE walk(p, n) AS (
+        SELECT 1, 0
         UNION ALL
-        SELECT CASE ph WHEN 1 THEN 2 WHEN 2 THEN CASE WHEN r = '' THEN 1 ELSE 3 END ELSE 1 END,
-          CASE ph WHEN 1 THEN p WHEN 2 THEN p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))) ELSE p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END) END,
-          CASE ph WHEN 1 THEN k WHEN 2 THEN CASE WHEN r = '' THEN substr(CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 128) AS TEXT), 1, 32) END
-                  ELSE substr(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END), 128) AS TEXT), 1, 32) END,
-          CASE ph WHEN 1 THEN ltrim(k, char(unicode(k), unicode(substr(k, 2, 1)), unicode(substr(k, 3, 1)), unicode(substr(k, 4, 1)),
-                                           unicode(substr(k, 5, 1)), unicode(substr(k, 6, 1)))
-            || ' etaoinsrhldcumfpgwybvkxjqz":,ETAOINSRHLDCUMFPGWYBVKXJQZ0123456789.-_/\{}[]()!?;''*+=#%@$^~|`<>&' || char(127)) END,
-          CASE WHEN ph = 2 AND r <> '' THEN CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1 + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'C0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'E0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'F0')) AS TEXT) END,
-          CASE ph WHEN 1 THEN X'' WHEN 2 THEN substr(CAST(k AS BLOB), 1, (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))))
-                  ELSE CASE WHEN CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END < 0 THEN X'FF' ELSE c END END
-        FROM walk WHERE ph > 1 OR k <> '')
-      SELECT replace(replace(replace(group_concat(piece, ''), X'FF', '\ufffd'), char(8232), '\u2028'), char(8233), '\u2029')
+        SELECT p + abs(n), coalesce(nullif(length(substr(CAST(NEW.payload AS BLOB), p + abs(n), 64))
+          - length(CAST(ltrim(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(n), 64) AS TEXT),
+              char(65534, 65535, unicode(c.value), unicode(substr(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(n), 64) AS TEXT), 2, 1)))
+              || ' etaoinsrhldcumfpgwybvkxjqz":,ETAOINSRHLDCUMFPGWYBVKXJQZ0123456789.-_/\{}[]()!?;''*+=#%@$^~|`<>&' || char(127)) AS BLOB)), 0), -1)
+        FROM walk, json_each(json_array(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(n),
+          1 + (substr(CAST(NEW.payload AS BLOB), p + abs(n), 1) >= X'C0') + (substr(CAST(NEW.payload AS BLOB), p + abs(n), 1) >= X'E0')
+            + (substr(CAST(NEW.payload AS BLOB), p + abs(n), 1) >= X'F0')) AS TEXT))) AS c
+        WHERE p + abs(n) <= length(CAST(NEW.payload AS BLOB)))
+      SELECT replace(replace(replace(group_concat(CASE WHEN n < 0 THEN X'FF' ELSE substr(CAST(NEW.payload AS BLOB), p, n) END, ''),
+        X'FF', '\ufffd'), char(8232), '\u2028'), char(8233), '\u2029')
       FROM walk) END,
     '&', '\u0026'), '<', '\u003c'), '>', '\u003e'),
     'local', NEW.project);

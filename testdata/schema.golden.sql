@@ -128,21 +128,19 @@ BEGIN
   INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
   VALUES ('cloud', 'relation', NEW.entity_key, 'upsert', replace(replace(replace(
     CASE WHEN NEW.payload NOT GLOB '*[^' || char(1) || '-' || char(127) || ']*' THEN NEW.payload ELSE (
-      WITH RECURSIVE walk(ph, p, k, r, c, piece) AS (
-        SELECT 1, 1, substr(CAST(substr(CAST(NEW.payload AS BLOB), 1, 128) AS TEXT), 1, 32), NULL, NULL, X''
+      WITH RECURSIVE walk(p, n) AS (
+        SELECT 1, 0
         UNION ALL
-        SELECT CASE ph WHEN 1 THEN 2 WHEN 2 THEN CASE WHEN r = '' THEN 1 ELSE 3 END ELSE 1 END,
-          CASE ph WHEN 1 THEN p WHEN 2 THEN p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))) ELSE p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END) END,
-          CASE ph WHEN 1 THEN k WHEN 2 THEN CASE WHEN r = '' THEN substr(CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 128) AS TEXT), 1, 32) END
-                  ELSE substr(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END), 128) AS TEXT), 1, 32) END,
-          CASE ph WHEN 1 THEN ltrim(k, char(unicode(k), unicode(substr(k, 2, 1)), unicode(substr(k, 3, 1)), unicode(substr(k, 4, 1)),
-                                           unicode(substr(k, 5, 1)), unicode(substr(k, 6, 1)))
-            || ' etaoinsrhldcumfpgwybvkxjqz":,ETAOINSRHLDCUMFPGWYBVKXJQZ0123456789.-_/\{}[]()!?;''*+=#%@$^~|`<>&' || char(127)) END,
-          CASE WHEN ph = 2 AND r <> '' THEN CAST(substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1 + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'C0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'E0') + (substr(CAST(NEW.payload AS BLOB), p + (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))), 1) >= X'F0')) AS TEXT) END,
-          CASE ph WHEN 1 THEN X'' WHEN 2 THEN substr(CAST(k AS BLOB), 1, (length(CAST(k AS BLOB)) - length(CAST(r AS BLOB))))
-                  ELSE CASE WHEN CASE WHEN char(unicode(c)) = c OR c IN (char(65534), char(65535)) THEN length(CAST(c AS BLOB)) ELSE -1 END < 0 THEN X'FF' ELSE c END END
-        FROM walk WHERE ph > 1 OR k <> '')
-      SELECT replace(replace(replace(group_concat(piece, ''), X'FF', '\ufffd'), char(8232), '\u2028'), char(8233), '\u2029')
+        SELECT p + abs(n), coalesce(nullif(length(substr(CAST(NEW.payload AS BLOB), p + abs(n), 64))
+          - length(CAST(ltrim(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(n), 64) AS TEXT),
+              char(65534, 65535, unicode(c.value), unicode(substr(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(n), 64) AS TEXT), 2, 1)))
+              || ' etaoinsrhldcumfpgwybvkxjqz":,ETAOINSRHLDCUMFPGWYBVKXJQZ0123456789.-_/\{}[]()!?;''*+=#%@$^~|`<>&' || char(127)) AS BLOB)), 0), -1)
+        FROM walk, json_each(json_array(CAST(substr(CAST(NEW.payload AS BLOB), p + abs(n),
+          1 + (substr(CAST(NEW.payload AS BLOB), p + abs(n), 1) >= X'C0') + (substr(CAST(NEW.payload AS BLOB), p + abs(n), 1) >= X'E0')
+            + (substr(CAST(NEW.payload AS BLOB), p + abs(n), 1) >= X'F0')) AS TEXT))) AS c
+        WHERE p + abs(n) <= length(CAST(NEW.payload AS BLOB)))
+      SELECT replace(replace(replace(group_concat(CASE WHEN n < 0 THEN X'FF' ELSE substr(CAST(NEW.payload AS BLOB), p, n) END, ''),
+        X'FF', '\ufffd'), char(8232), '\u2028'), char(8233), '\u2029')
       FROM walk) END,
     '&', '\u0026'), '<', '\u003c'), '>', '\u003e'),
     'local', NEW.project);
