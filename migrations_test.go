@@ -66,6 +66,14 @@ func TestUpgradeFromEveryPrerelease(t *testing.T) {
 			a, b := w.Obs("s8", testworld.Ptr("alpha")), w.Obs("s8", testworld.Ptr("alpha"))
 			before := w.Semantic(a, b, testworld.SemVerdict("related"))
 			w.ExpectRows(before, 1)
+			// A relation pulled from the cloud: the pre-release remembers it in relsync_remote,
+			// and the baseline must keep that, or its backfill would journal the cloud's relation.
+			pulled := engram.RelationPayload{SyncID: "rel-00000000000000fe", SourceID: b, TargetID: a,
+				Relation: "compatible", JudgmentStatus: "judged", MarkedByActor: testworld.Ptr("other"),
+				MarkedByKind: testworld.Ptr("agent"), Project: "alpha", CreatedAt: "2026-01-02 03:04:05", UpdatedAt: "2026-01-02 03:04:05"}
+			if out, err := w.S.ApplyRemoteRelation(w.Ctx, pulled, engram.CloudPull); err != nil || out != engram.Applied {
+				t.Fatalf("pull before the upgrade: %v, %v", out, err)
+			}
 			kept := journal(w)
 
 			w.Up()
@@ -84,6 +92,7 @@ func TestUpgradeFromEveryPrerelease(t *testing.T) {
 			if rep := w.Verify(); !rep.OK() {
 				t.Fatalf("Verify after the upgrade: %+v", rep)
 			}
+			w.ExpectCount(pulled.SyncID, 0)
 			rel := w.Semantic(w.Obs("s8", testworld.Ptr("alpha")), w.Obs("s8", testworld.Ptr("alpha")), testworld.SemVerdict("compatible"))
 			w.ExpectRows(rel, 1)
 			w.Judge(before, testworld.Verdict())

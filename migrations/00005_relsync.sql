@@ -55,7 +55,7 @@ HAVING count(*) > 0;
 
 -- Pre-release relsync (versions 1 to 4) installed objects under some of these names: they go, and
 -- their version rows with them, so that this baseline is the only version a database records.
--- The tables that hold data (relsync_remote, relsync_reorder) stay.
+-- The tables that hold data stay: relsync_reorder, and relsync_remote until its keys move (below).
 DROP TRIGGER IF EXISTS relsync_session_au;
 DROP TRIGGER IF EXISTS relsync_observation_au;
 DROP TRIGGER IF EXISTS relsync_enrolled_ai;
@@ -79,20 +79,23 @@ DROP VIEW IF EXISTS relsync_relation_scope;
 DROP TABLE IF EXISTS relsync_objects;
 DELETE FROM relsync_db_version WHERE version_id BETWEEN 1 AND 4;
 
--- Relations that arrived from the cloud (a write carrying the origin's older updated_at) and have
--- no local row: the cloud has them already, so Verify does not count them as missing.
--- +goose StatementBegin
--- relsync:view
+-- Relations that a remote apply (cloud pull, import, deferred replay: a write carrying the origin's
+-- older updated_at) wrote: the updated_at of the latest one, since a relation whose state came from
+-- the cloud is not outdated in the cloud whatever its last local row says; and whether one arrived
+-- while the relation had no local row (the cloud has it already, so Verify does not count it as
+-- missing, nor the backfill journal it). Pre-release versions kept only the latter, as
+-- relsync_remote: its keys carry over.
 CREATE TABLE IF NOT EXISTS relsync_remote (entity_key TEXT PRIMARY KEY) WITHOUT ROWID;
--- +goose StatementEnd
-
--- The updated_at of each relation's latest remote apply (cloud pull, import, deferred replay): a
--- relation whose state came from the cloud is not outdated in the cloud, whatever its last local
--- row says.
 -- +goose StatementBegin
 -- relsync:view
-CREATE TABLE IF NOT EXISTS relsync_remote_stamp (entity_key TEXT PRIMARY KEY, updated_at TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS relsync_remote_apply (
+  entity_key TEXT PRIMARY KEY,
+  updated_at TEXT,
+  unjournaled INTEGER NOT NULL
+) WITHOUT ROWID;
 -- +goose StatementEnd
+INSERT OR IGNORE INTO relsync_remote_apply (entity_key, updated_at, unjournaled) SELECT entity_key, NULL, 1 FROM relsync_remote;
+DROP TABLE relsync_remote;
 
 -- Relation rows relsync wrote before one of their observations had its own journal row: when
 -- engram writes that row, the relation row moves behind it (relsync_order_ai).
@@ -141,7 +144,7 @@ WHERE CAST(r.judgment_status AS TEXT) NOT IN ('pending', 'orphaned', '')
 
 -- Each eligible relation and what its latest local journal row says of it: NULL when it has none;
 -- 'current' when that row carries the relation as it is now, or the relation's state came from the
--- cloud (relsync_remote_stamp), with the same project column either way; 'stale' when it changed
+-- cloud (relsync_remote_apply), with the same project column either way; 'stale' when it changed
 -- while not eligible (unenrolled, an observation soft-deleted) or a rename moved its project since.
 -- "Carries": the payload holds the relation's updated_at, verdict and status as Go writes them.
 -- Each is found as its key and JSON-quoted value (a key's quotes never occur unescaped inside a
@@ -157,7 +160,7 @@ SELECT e.relation_id, e.entity_key, e.project,
       AND ((instr(m.payload, '"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}') > 0
             AND instr(m.payload, '"relation":' || json_quote(CAST(r.relation AS TEXT)) || ',') > 0
             AND instr(m.payload, '"judgment_status":' || json_quote(CAST(r.judgment_status AS TEXT)) || ',') > 0)
-        OR (SELECT updated_at FROM relsync_remote_stamp AS rs WHERE rs.entity_key = e.entity_key) IS CAST(r.updated_at AS TEXT))
+        OR (SELECT updated_at FROM relsync_remote_apply AS rs WHERE rs.entity_key = e.entity_key) IS CAST(r.updated_at AS TEXT))
     THEN 'current' ELSE 'stale' END
    FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key ORDER BY m.seq DESC LIMIT 1) AS journal
 FROM relsync_relation_eligible AS e JOIN memory_relations AS r ON r.id = e.relation_id;
@@ -313,7 +316,7 @@ BEGIN
   SELECT relation_id, project FROM relsync_relation_unjournaled
   WHERE relation_id >= (SELECT next_id FROM relsync_backfill)
     AND relation_id < ifnull((SELECT next_id FROM relsync_backfill) + NEW.size, 9223372036854775807)
-    AND (entity_key NOT IN (SELECT entity_key FROM relsync_remote)
+    AND (entity_key NOT IN (SELECT entity_key FROM relsync_remote_apply WHERE unjournaled)
          OR EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = relsync_relation_unjournaled.entity_key))
   ORDER BY relation_id;
   UPDATE relsync_backfill SET next_id = CASE WHEN NEW.size IS NULL
@@ -327,8 +330,7 @@ END;
 -- formats elsewhere, `2026-10-01 12:00:00.123456789`) counts as local too, so that a path adopting
 -- it cannot stop journaling silently. A remote apply (cloud pull, import, deferred replay) carries
 -- the origin's older stamp and is never journaled, so the cloud's echo of our own rows cannot
--- loop; a relation that arrives that way without a local row is remembered in relsync_remote, and
--- every remote apply's stamp in relsync_remote_stamp.
+-- loop; it is remembered in relsync_remote_apply.
 CREATE VIEW relsync_relation_write (relation_id, entity_key, updated_at) AS SELECT NULL, NULL, NULL WHERE 0;
 
 -- +goose StatementBegin
@@ -338,14 +340,10 @@ BEGIN
     SELECT relation_id, project FROM relsync_relation_eligible
     WHERE relation_id = NEW.relation_id
       AND (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*');
-  INSERT INTO relsync_remote (entity_key)
-    SELECT NEW.entity_key WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
-      AND NOT EXISTS (SELECT 1 FROM relsync_remote WHERE entity_key = NEW.entity_key)
-      AND NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key);
-  INSERT INTO relsync_remote_stamp (entity_key, updated_at)
-    SELECT NEW.entity_key, CAST(NEW.updated_at AS TEXT)
+  INSERT INTO relsync_remote_apply (entity_key, updated_at, unjournaled)
+    SELECT NEW.entity_key, CAST(NEW.updated_at AS TEXT), NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key)
     WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
-    ON CONFLICT (entity_key) DO UPDATE SET updated_at = excluded.updated_at;
+    ON CONFLICT (entity_key) DO UPDATE SET updated_at = excluded.updated_at, unjournaled = unjournaled OR excluded.unjournaled;
 END;
 -- +goose StatementEnd
 
@@ -457,7 +455,7 @@ END;
 CREATE VIEW relsync_relation_coverage AS
 WITH s AS MATERIALIZED (SELECT project, entity_key, journal FROM relsync_relation_state)
 SELECT s.project, s.entity_key, s.journal,
-  s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = s.entity_key) AS from_cloud
+  s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote_apply AS rr WHERE rr.entity_key = s.entity_key AND rr.unjournaled) AS from_cloud
 FROM s;
 -- +goose StatementEnd
 
@@ -554,5 +552,4 @@ DROP VIEW IF EXISTS relsync_relation_state;
 DROP VIEW IF EXISTS relsync_relation_eligible;
 DROP VIEW IF EXISTS relsync_local_row;
 DROP TABLE IF EXISTS relsync_reorder;
-DROP TABLE IF EXISTS relsync_remote_stamp;
-DROP TABLE IF EXISTS relsync_remote;
+DROP TABLE IF EXISTS relsync_remote_apply;

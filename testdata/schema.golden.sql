@@ -12,11 +12,12 @@ CREATE TABLE relsync_db_version (
 -- table relsync_objects
 CREATE TABLE relsync_objects (name TEXT PRIMARY KEY, type TEXT NOT NULL, sql TEXT NOT NULL) WITHOUT ROWID;
 
--- table relsync_remote
-CREATE TABLE relsync_remote (entity_key TEXT PRIMARY KEY) WITHOUT ROWID;
-
--- table relsync_remote_stamp
-CREATE TABLE relsync_remote_stamp (entity_key TEXT PRIMARY KEY, updated_at TEXT) WITHOUT ROWID;
+-- table relsync_remote_apply
+CREATE TABLE relsync_remote_apply (
+  entity_key TEXT PRIMARY KEY,
+  updated_at TEXT,
+  unjournaled INTEGER NOT NULL
+) WITHOUT ROWID;
 
 -- table relsync_reorder
 CREATE TABLE relsync_reorder (
@@ -32,7 +33,7 @@ BEGIN
   SELECT relation_id, project FROM relsync_relation_unjournaled
   WHERE relation_id >= (SELECT next_id FROM relsync_backfill)
     AND relation_id < ifnull((SELECT next_id FROM relsync_backfill) + NEW.size, 9223372036854775807)
-    AND (entity_key NOT IN (SELECT entity_key FROM relsync_remote)
+    AND (entity_key NOT IN (SELECT entity_key FROM relsync_remote_apply WHERE unjournaled)
          OR EXISTS (SELECT 1 FROM relsync_local_row AS m WHERE m.entity_key = relsync_relation_unjournaled.entity_key))
   ORDER BY relation_id;
   UPDATE relsync_backfill SET next_id = CASE WHEN NEW.size IS NULL
@@ -187,14 +188,10 @@ BEGIN
     SELECT relation_id, project FROM relsync_relation_eligible
     WHERE relation_id = NEW.relation_id
       AND (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*');
-  INSERT INTO relsync_remote (entity_key)
-    SELECT NEW.entity_key WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
-      AND NOT EXISTS (SELECT 1 FROM relsync_remote WHERE entity_key = NEW.entity_key)
-      AND NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key);
-  INSERT INTO relsync_remote_stamp (entity_key, updated_at)
-    SELECT NEW.entity_key, CAST(NEW.updated_at AS TEXT)
+  INSERT INTO relsync_remote_apply (entity_key, updated_at, unjournaled)
+    SELECT NEW.entity_key, CAST(NEW.updated_at AS TEXT), NOT EXISTS (SELECT 1 FROM relsync_local_row WHERE entity_key = NEW.entity_key)
     WHERE NOT (NEW.updated_at = datetime('now') OR NEW.updated_at GLOB datetime('now') || '.[0-9]*')
-    ON CONFLICT (entity_key) DO UPDATE SET updated_at = excluded.updated_at;
+    ON CONFLICT (entity_key) DO UPDATE SET updated_at = excluded.updated_at, unjournaled = unjournaled OR excluded.unjournaled;
 END;
 
 -- trigger relsync_session_au
@@ -248,7 +245,7 @@ CREATE VIEW relsync_outbox_row (entity_key, project, payload) AS SELECT NULL, NU
 CREATE VIEW relsync_relation_coverage AS
 WITH s AS MATERIALIZED (SELECT project, entity_key, journal FROM relsync_relation_state)
 SELECT s.project, s.entity_key, s.journal,
-  s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote AS rr WHERE rr.entity_key = s.entity_key) AS from_cloud
+  s.journal IS NULL AND EXISTS (SELECT 1 FROM relsync_remote_apply AS rr WHERE rr.entity_key = s.entity_key AND rr.unjournaled) AS from_cloud
 FROM s;
 
 -- view relsync_relation_eligible
@@ -280,7 +277,7 @@ SELECT e.relation_id, e.entity_key, e.project,
       AND ((instr(m.payload, '"updated_at":' || json_quote(CAST(r.updated_at AS TEXT)) || '}') > 0
             AND instr(m.payload, '"relation":' || json_quote(CAST(r.relation AS TEXT)) || ',') > 0
             AND instr(m.payload, '"judgment_status":' || json_quote(CAST(r.judgment_status AS TEXT)) || ',') > 0)
-        OR (SELECT updated_at FROM relsync_remote_stamp AS rs WHERE rs.entity_key = e.entity_key) IS CAST(r.updated_at AS TEXT))
+        OR (SELECT updated_at FROM relsync_remote_apply AS rs WHERE rs.entity_key = e.entity_key) IS CAST(r.updated_at AS TEXT))
     THEN 'current' ELSE 'stale' END
    FROM relsync_local_row AS m WHERE m.entity_key = e.entity_key ORDER BY m.seq DESC LIMIT 1) AS journal
 FROM relsync_relation_eligible AS e JOIN memory_relations AS r ON r.id = e.relation_id;

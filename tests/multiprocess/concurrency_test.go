@@ -406,7 +406,7 @@ func checkRaceOutcome(t *testing.T, rw *raceWorld, writes []writeRecord, version
 		}
 	}
 	fromCloud := map[string]bool{}
-	for _, k := range queryKeys(w, `SELECT entity_key FROM relsync_remote`) {
+	for _, k := range queryKeys(w, `SELECT entity_key FROM relsync_remote_apply WHERE unjournaled`) {
 		fromCloud[k] = true
 	}
 	for key, tl := range per {
@@ -415,7 +415,7 @@ func checkRaceOutcome(t *testing.T, rw *raceWorld, writes []writeRecord, version
 		switch {
 		case tl.kind == "remote":
 			// Pulled before install: the backfill journals it once (engram v1.17's rule); after:
-			// never, and relsync_remote remembers it.
+			// never, and relsync_remote_apply remembers it.
 			lo, hi = 0, 1
 			if tl.after > 0 {
 				hi = 0
