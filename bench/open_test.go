@@ -65,6 +65,17 @@ func BenchmarkOpen(b *testing.B) {
 	b.Run("engram-open", func(b *testing.B) { benchMedian(b, openClose(with, engram.V1163, false)) })
 	b.Run("engram-open+up", func(b *testing.B) { benchMedian(b, openClose(with, engram.V1163, true)) })
 	b.Run("engram-open/without-relsync", func(b *testing.B) { benchMedian(b, openClose(without, engram.V1163, false)) })
+	// The floor of the open target: what schema of what size an open pays for.
+	oneTrigger := benchSchemaVariant(b, without, filepath.Join(dir, "one-trigger.db"), benchOneTriggerSQL)
+	noVerifyViews := benchSchemaVariant(b, with, filepath.Join(dir, "no-verify-views.db"), benchDropVerifyViewsSQL)
+	for _, v := range []struct{ name, path string }{
+		{"engram-open/without-relsync", without}, {"engram-open/floor-one-trigger", oneTrigger},
+		{"engram-open/without-verify-views", noVerifyViews}, {"engram-open", with},
+	} {
+		b.Logf("%s: relsync schema SQL %d bytes", v.name, benchSchemaBytes(b, v.path))
+	}
+	b.Run("engram-open/floor-one-trigger", func(b *testing.B) { benchMedian(b, openClose(oneTrigger, engram.V1163, false)) })
+	b.Run("engram-open/without-verify-views", func(b *testing.B) { benchMedian(b, openClose(noVerifyViews, engram.V1163, false)) })
 
 	v3Copy := func(src, name string) string {
 		dst := filepath.Join(dir, name)
@@ -94,4 +105,38 @@ func benchMedian(b *testing.B, fn func()) {
 	}
 	b.StopTimer()
 	times.reportMedian(b, "med-ns/op")
+}
+
+// benchOneTriggerSQL is the least a database-side journal adds to engram's schema: one trigger that
+// writes a constant journal row for every relation insert.
+const benchOneTriggerSQL = `CREATE TRIGGER relsync_floor_ai AFTER INSERT ON memory_relations BEGIN
+  INSERT INTO sync_mutations (target_key, entity, entity_key, op, payload, source, project)
+  VALUES ('cloud', 'relation', NEW.sync_id, 'upsert', '{}', 'local', '');
+END`
+
+// benchDropVerifyViewsSQL takes out the views that only Verify and scripts/verify.sql read: what
+// the open would cost if they lived outside the schema every connection parses.
+const benchDropVerifyViewsSQL = `DROP VIEW relsync_object_state; DROP VIEW relsync_schema;
+DROP VIEW relsync_journal_orphans; DROP VIEW relsync_unjournaled_columns; DROP VIEW relsync_relation_missing;
+DROP VIEW relsync_coverage; DROP VIEW relsync_relation_coverage`
+
+// benchSchemaVariant copies src to dst and runs change on the copy.
+func benchSchemaVariant(b *testing.B, src, dst, change string) string {
+	b.Helper()
+	benchRemoveDB(dst)
+	benchCopyFile(b, src, dst)
+	db := benchOpenEngram(b, dst)
+	if _, err := db.Exec(change); err != nil {
+		b.Fatal(err)
+	}
+	benchCloseCheckpointed(b, db)
+	return dst
+}
+
+// benchSchemaBytes is the size of relsync's schema SQL in the database at path.
+func benchSchemaBytes(b *testing.B, path string) int {
+	b.Helper()
+	db := benchOpenEngram(b, path)
+	defer db.Close()
+	return benchCount(b, db, `SELECT ifnull(sum(length(sql)), 0) FROM sqlite_master WHERE name LIKE 'relsync\_%' ESCAPE '\'`)
 }
