@@ -77,6 +77,8 @@ table() {
       row("Up on a current database (median)", ms(t(n, "Open/up-current")), "engram open " ms(t(n, "Open/engram-open")), ratio(t(n, "Open/up-current"), t(n, "Open/engram-open")), "< 1 ms")
       row("engram open + Up (median)", ms(t(n, "Open/engram-open+up")), "engram open " ms(t(n, "Open/engram-open")), ratio(t(n, "Open/engram-open+up"), t(n, "Open/engram-open")), "")
       row("engram open, relsync installed vs not", ms(t(n, "Open/engram-open")), "without " ms(t(n, "Open/engram-open/without-relsync")), ratio(t(n, "Open/engram-open"), t(n, "Open/engram-open/without-relsync")), "")
+      row("engram open: floor, one trigger writing a constant row", ms(t(n, "Open/engram-open/floor-one-trigger")), "without " ms(t(n, "Open/engram-open/without-relsync")), ratio(t(n, "Open/engram-open/floor-one-trigger"), t(n, "Open/engram-open/without-relsync")), "")
+      row("engram open: relsync without the views only Verify reads", ms(t(n, "Open/engram-open/without-verify-views")), "without " ms(t(n, "Open/engram-open/without-relsync")), ratio(t(n, "Open/engram-open/without-verify-views"), t(n, "Open/engram-open/without-relsync")), "")
       row("engram v3 open + Up vs v3 open without relsync", ms(t(n, "Open/engram-v3-open+up")), "without " ms(t(n, "Open/engram-v3-open/without-relsync")), ratio(t(n, "Open/engram-v3-open+up"), t(n, "Open/engram-v3-open/without-relsync")), "≤ 1.15")
       row("relsync.Verify", ms(t(n, "Verify/api")), "eligibility pass " ms(t(n, "Verify/eligibility-pass")), ratio(t(n, "Verify/api"), t(n, "Verify/eligibility-pass")), "< 2 s")
       sh = t(n, "Verify/shell-verify.sql"); shn = "sqlite3 < scripts/verify.sql"
