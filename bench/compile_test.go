@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -20,63 +21,12 @@ func BenchmarkCompileParts(b *testing.B) {
 	fx := newBenchFixtures(b)
 	installed := fx.installed(b)
 	ctx := context.Background()
-	// cut replaces, in the stored SQL of trigger name, the text from start up to (not including)
-	// end with repl, and recreates the trigger.
-	cut := func(name, start, end, repl string) []string {
-		return []string{"cut:" + name, start, end, repl}
-	}
-	variants := []struct {
-		name  string
-		edits [][]string
-	}{
-		{"full", nil},
-		{"without-utf8-walk", [][]string{cut("relsync_outbox_row_write", "CASE WHEN NEW.payload NOT GLOB", "'&', '\\u0026')", "NEW.payload, ")}},
-		{"without-float", [][]string{cut("relsync_outbox_payload", "ifnull(',\"confidence\":'", "',\"judgment_status\":'", "")}},
-		{"without-journal-triggers", [][]string{{"exec", "DROP TRIGGER relsync_journal_ai; DROP TRIGGER relsync_order_ai"}}},
-		{"without-order-notes", [][]string{cut("relsync_outbox_row_write", "  INSERT OR IGNORE INTO relsync_reorder", "END", "")}},
-		{"constant-payload", [][]string{{"exec", standInConstantPayload}}},
-		{"bare-row-write", [][]string{{"exec", standInBareRowWrite}}},
-		{"constant-payload+bare-row-write", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite}}},
-		{"stamp-only-eligibility", [][]string{{"exec", standInStampOnly}}},
-		{"all-three-stand-ins", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite}, {"exec", standInStampOnly}}},
-		{"all-three-stand-ins-without-journal-triggers", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite},
-			{"exec", standInStampOnly}, {"exec", "DROP TRIGGER relsync_journal_ai; DROP TRIGGER relsync_order_ai"}}},
-		{"none", [][]string{{"down"}}},
-	}
+	variants := benchProgramVariants()
 	statements := []struct{ name, sql string }{{"judge-update", benchJudgeUpdate}, {"remote-upsert", benchRemoteUpsert}}
 	for _, v := range variants {
 		path := benchCopyOf(b, installed, b.TempDir())
 		db := benchOpenEngram(b, path)
-		for _, e := range v.edits {
-			switch e[0] {
-			case "down":
-				if err := relsync.Down(ctx, db); err != nil {
-					b.Fatal(err)
-				}
-			case "exec":
-				if _, err := db.ExecContext(ctx, e[1]); err != nil {
-					b.Fatal(err)
-				}
-			default:
-				name := strings.TrimPrefix(e[0], "cut:")
-				var sql string
-				if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = ?`, name).Scan(&sql); err != nil {
-					b.Fatal(err)
-				}
-				i := strings.Index(sql, e[1])
-				j := strings.Index(sql[max(i, 0):], e[2])
-				if i < 0 || j < 0 {
-					b.Fatalf("%s: cannot cut %q..%q out of %s", v.name, e[1], e[2], name)
-				}
-				sql = sql[:i] + e[3] + sql[i+j:]
-				if _, err := db.ExecContext(ctx, `DROP TRIGGER `+name); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := db.ExecContext(ctx, sql); err != nil {
-					b.Fatalf("%s: %v\n%s", v.name, err, sql)
-				}
-			}
-		}
+		benchEditProgram(b, db, v.edits)
 		db.Close()
 		for _, s := range statements {
 			b.Run(s.name+"/"+v.name, func(b *testing.B) {
@@ -91,6 +41,57 @@ func BenchmarkCompileParts(b *testing.B) {
 					}
 				})
 			})
+		}
+	}
+}
+
+// benchProgramVariant is relsync's installed program with edits: {"down"} removes relsync,
+// {"exec", sql} runs sql, {"cut:<trigger>", start, end, repl} cuts a part out of a trigger.
+type benchProgramVariant struct {
+	name  string
+	edits [][]string
+}
+
+// benchProgramVariants: relsync as installed, each part taken out, the stand-ins, and none.
+func benchProgramVariants() []benchProgramVariant {
+	cut := func(name, start, end, repl string) []string {
+		return []string{"cut:" + name, start, end, repl}
+	}
+	return []benchProgramVariant{
+		{"full", nil},
+		{"without-utf8-walk", [][]string{cut("relsync_outbox_row_write", "CASE WHEN NEW.payload NOT GLOB", "'&', '\\u0026')", "NEW.payload, ")}},
+		{"without-float", [][]string{cut("relsync_outbox_payload", "ifnull(',\"confidence\":'", "',\"judgment_status\":'", "")}},
+		{"without-journal-triggers", [][]string{{"exec", "DROP TRIGGER relsync_journal_ai; DROP TRIGGER relsync_order_ai"}}},
+		{"without-sync-state", [][]string{cut("relsync_outbox_row_write", "  UPDATE sync_state SET", "  INSERT OR IGNORE INTO relsync_reorder", ""),
+			cut("relsync_outbox_row_write", "  INSERT INTO sync_state", "  INSERT INTO sync_mutations", "")}},
+		{"without-order-notes", [][]string{cut("relsync_outbox_row_write", "  INSERT OR IGNORE INTO relsync_reorder", "END", "")}},
+		{"constant-payload", [][]string{{"exec", standInConstantPayload}}},
+		{"bare-row-write", [][]string{{"exec", standInBareRowWrite}}},
+		{"constant-payload+bare-row-write", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite}}},
+		{"stamp-only-eligibility", [][]string{{"exec", standInStampOnly}}},
+		{"all-three-stand-ins", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite}, {"exec", standInStampOnly}}},
+		{"all-three-stand-ins-without-journal-triggers", [][]string{{"exec", standInConstantPayload}, {"exec", standInBareRowWrite},
+			{"exec", standInStampOnly}, {"exec", "DROP TRIGGER relsync_journal_ai; DROP TRIGGER relsync_order_ai"}}},
+		{"none", [][]string{{"down"}}},
+	}
+}
+
+// benchEditProgram applies a variant's edits to the database.
+func benchEditProgram(b *testing.B, db *sql.DB, edits [][]string) {
+	b.Helper()
+	ctx := context.Background()
+	for _, e := range edits {
+		switch e[0] {
+		case "down":
+			if err := relsync.Down(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+		case "exec":
+			if _, err := db.ExecContext(ctx, e[1]); err != nil {
+				b.Fatal(err)
+			}
+		default:
+			benchCutTrigger(b, db, strings.TrimPrefix(e[0], "cut:"), e[1], e[2], e[3])
 		}
 	}
 }
@@ -113,3 +114,25 @@ CREATE TRIGGER relsync_relation_write_journal INSTEAD OF INSERT ON relsync_relat
   INSERT INTO relsync_outbox (relation_id, project) SELECT NEW.relation_id, 'p' WHERE NEW.updated_at = datetime('now');
 END`
 )
+
+// benchCutTrigger replaces, in the stored SQL of trigger name, the text from start up to (not
+// including) end with repl, and recreates the trigger; a cut that no longer matches fails.
+func benchCutTrigger(b *testing.B, db *sql.DB, name, start, end, repl string) {
+	b.Helper()
+	var text string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = ?`, name).Scan(&text); err != nil {
+		b.Fatal(err)
+	}
+	i := strings.Index(text, start)
+	j := strings.Index(text[max(i, 0):], end)
+	if i < 0 || j < 0 {
+		b.Fatalf("cannot cut %q..%q out of %s", start, end, name)
+	}
+	text = text[:i] + repl + text[i+j:]
+	if _, err := db.Exec(`DROP TRIGGER ` + name); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec(text); err != nil {
+		b.Fatalf("%s: %v\n%s", name, err, text)
+	}
+}
