@@ -58,8 +58,7 @@ func TestInstalledSchemaMatchesGolden(t *testing.T) {
 func TestUpgradeFromEveryPrerelease(t *testing.T) {
 	for v := int64(1); v <= 4; v++ {
 		t.Run(fmt.Sprintf("from%d", v), func(t *testing.T) {
-			m := testworld.BuildMixed(t)
-			w := m.W
+			_, w := testworld.BuildMixed(t)
 			testworld.InstallPrerelease(t, w.DB(), v)
 			// engram writes while the pre-release is installed.
 			w.Session("s8", "alpha")

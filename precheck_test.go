@@ -111,8 +111,7 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := testworld.New(t, engram.V1163)
-			w.Session("s1", "alpha")
-			a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+			a, b := w.Pair("alpha")
 			w.Semantic(a, b, testworld.SemVerdict("related"))
 			_, err := w.DB().Exec(tc.downgrade)
 			w.Must(err)
@@ -138,8 +137,7 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 // TestReadOnlyConnection: SQLite's read-only mode, in this process, on engram's live file.
 func TestReadOnlyConnection(t *testing.T) {
 	w := testworld.New(t, engram.V1163)
-	w.Session("s1", "alpha")
-	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	a, b := w.Pair("alpha")
 	w.Enroll("alpha")
 	w.Semantic(a, b, testworld.SemVerdict("related"))
 	ro, err := sql.Open(engram.DriverName, "file:"+w.Path+"?mode=ro&_pragma=busy_timeout(5000)")

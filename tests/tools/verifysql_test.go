@@ -17,30 +17,29 @@ import (
 // scripts/verify.sql in the real sqlite3 shell: the README's read-only check, against relsync.Verify.
 
 func TestVerifySQLNotInstalled(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	r := testtools.VerifyUnchanged(t, m.W)
+	_, w := testworld.BuildMixed(t)
+	r := testtools.VerifyUnchanged(t, w)
 	testtools.ExpectOutput(t, "verify.sql", r, 1, "relsync is not installed in this database", "go run ./cmd/relsync up <db>")
 }
 
 func TestVerifySQLHealthy(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	m.W.Up()
-	r := testtools.VerifyUnchanged(t, m.W)
+	_, w := testworld.BuildMixed(t)
+	w.Up()
+	r := testtools.VerifyUnchanged(t, w)
 	testtools.ExpectOutput(t, "verify.sql", r, 0, fmt.Sprintf("relsync version %d installed\n", checkoutLatest(t)),
 		"objects as relsync installed them",
 		"OK: relsync is installed as it should be, and every relation that belongs in the journal has its row")
 	if strings.Contains(r.Stdout, "Missing") || strings.Contains(r.Stdout, "this checkout has") {
 		t.Errorf("healthy database reported a problem:\n%v", r)
 	}
-	testtools.ExpectSameAsVerify(t, m.W, r)
+	testtools.ExpectSameAsVerify(t, w, r)
 }
 
 func TestVerifySQLMissingRows(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	w.Up()
 	gone := m.Missing[0]
-	w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
+	w.DeleteRows(gone)
 	r := testtools.VerifyUnchanged(t, w)
 	testtools.ExpectOutput(t, "verify.sql", r, 1, "Missing journal rows (up to 20 sync_ids per project):", gone,
 		"NOT OK: 1 relation(s) without their journal row")
@@ -48,8 +47,7 @@ func TestVerifySQLMissingRows(t *testing.T) {
 }
 
 func TestVerifySQLDrifted(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	_, w := testworld.BuildMixed(t)
 	w.Up()
 	w.Exec(`DROP TRIGGER relsync_relation_ai`)
 	w.Session("s9", "alpha")
@@ -61,10 +59,10 @@ func TestVerifySQLDrifted(t *testing.T) {
 }
 
 func TestVerifySQLBehindThisCheckout(t *testing.T) {
-	m := testworld.BuildMixed(t)
+	_, w := testworld.BuildMixed(t)
 	latest := checkoutLatest(t)
-	testworld.InstallPrerelease(t, m.W.DB(), 4)
-	r := testtools.VerifyUnchanged(t, m.W)
+	testworld.InstallPrerelease(t, w.DB(), 4)
+	r := testtools.VerifyUnchanged(t, w)
 	testtools.ExpectOutput(t, "verify.sql", r, 1,
 		fmt.Sprintf("relsync version 4 installed (this checkout has version %d)", latest),
 		fmt.Sprintf("NOT OK: relsync is at version 4, this checkout has %d", latest))
@@ -73,8 +71,7 @@ func TestVerifySQLBehindThisCheckout(t *testing.T) {
 // With no process left on the file, the shell is the last connection to close: SQLite would then
 // checkpoint the WAL into the database and delete it, unless told not to.
 func TestVerifySQLChangesNoFileWhenAlone(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	_, w := testworld.BuildMixed(t)
 	w.Up()
 	// A crash image: the database and its unmerged WAL, with no process holding them.
 	crashed := filepath.Join(t.TempDir(), "engram.db")
