@@ -1,7 +1,6 @@
 package relsync_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -20,14 +19,10 @@ import (
 
 func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "other.db")
-	setup := testworld.OpenPlain(t, path)
-	_, err := setup.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT); CREATE TABLE notes (x)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup.Close()
+	path := testworld.ForeignDB(t, filepath.Join(dir, "other.db"),
+		`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT); CREATE TABLE notes (x)`)
 	db := testworld.OpenPlain(t, path)
+	var err error
 	testworld.Unchanged(t, dir, func() {
 		err = relsync.Up(context.Background(), db)
 	})
@@ -43,10 +38,7 @@ func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 
 func TestNotADatabase(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(path, bytes.Repeat([]byte("not sqlite\n"), 500), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := testworld.TextFile(t, filepath.Join(dir, "notes.txt"))
 	db := testworld.OpenPlain(t, path)
 	var err error
 	testworld.Unchanged(t, dir, func() { err = relsync.Up(context.Background(), db) })

@@ -22,26 +22,12 @@ import (
 
 func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
 	dir := t.TempDir()
-	text := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(text, []byte(strings.Repeat("not sqlite\n", 500)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	other := filepath.Join(dir, "other.db")
-	db := testworld.OpenPlain(t, other)
-	if _, err := db.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	for _, c := range []struct{ name, path, want string }{
-		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
-		{"not sqlite", text, "notes.txt is not an SQLite database"},
-		{"not engram", other, "not an engram database (or one older than relsync supports): missing column memory_relations.source_id"},
-	} {
+	for _, c := range testworld.RefusedFiles(t, dir) {
 		for _, cmd := range []string{"up", "status", "down"} {
-			t.Run(c.name+"/"+cmd, func(t *testing.T) {
+			t.Run(c.Name+"/"+cmd, func(t *testing.T) {
 				var r testtools.Result
-				testworld.Unchanged(t, dir, func() { r = testtools.GooseScript(t, c.path, cmd) })
-				testtools.ExpectOutput(t, "goose.sh "+cmd, r, 1, c.want, "goose.sh: refusing to run goose on")
+				testworld.Unchanged(t, dir, func() { r = testtools.GooseScript(t, c.Path, cmd) })
+				testtools.ExpectOutput(t, "goose.sh "+cmd, r, 1, c.Want, "goose.sh: refusing to run goose on")
 				if strings.Contains(r.Stdout, "Backup") {
 					t.Errorf("a backup was written of a refused file:\n%v", r)
 				}
