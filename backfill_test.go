@@ -31,8 +31,7 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 		t.Fatalf("Inspect after Install: %+v, want %d relations left", in, relations)
 	}
 	// The triggers are live before the backfill: a judgment now gets its row at once.
-	w.Session("s9", "alpha")
-	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	rel := m.JudgeNew()
 	w.ExpectRows(rel, 1)
 	relations++
 

@@ -94,3 +94,12 @@ func (m *Mixed) ExpectNewRows(before int, what string) {
 		m.W.T.Fatalf("%s journaled %d relations, want %d", what, got, len(m.Missing))
 	}
 }
+
+// JudgeNew writes a relation as engram's JudgeBySemantic does, between two new observations of
+// enrolled project alpha in a new session s9: once per database.
+func (m *Mixed) JudgeNew() string {
+	w := m.W
+	w.T.Helper()
+	w.Session("s9", "alpha")
+	return w.Semantic(w.Obs("s9", Ptr("alpha")), w.Obs("s9", Ptr("alpha")), SemVerdict("related"))
+}

@@ -98,8 +98,7 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after goose up: %+v", rep)
 	}
-	w.Session("s9", "alpha")
-	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	rel := m.JudgeNew()
 	w.ExpectRows(rel, 1)
 
 	expectGooseStatus(t, testtools.GooseScript(t, path, "status"), int(latest))
@@ -167,8 +166,7 @@ func TestGooseScriptUpBacksUpOnlyBeforeAChange(t *testing.T) {
 	}
 
 	w.Exec(`DROP TRIGGER relsync_relation_ai`)
-	w.Session("s9", "alpha")
-	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	rel := m.JudgeNew()
 	w.ExpectCount(rel, 0)
 	r = testtools.GooseScript(t, w.Path, "up")
 	testtools.ExpectOutput(t, "goose.sh up after a dropped trigger", r, 0, "Backup of ", "Recreating 1 relsync object(s)")
