@@ -216,9 +216,7 @@ func TestV3NewDefersRepairToPrePush(t *testing.T) {
 }
 
 func TestV3CentralEnrollmentGate(t *testing.T) {
-	s := newStore(t, V3)
-	session(t, s, "s1", "beta")
-	a, b := observation(t, s, "s1", ptr("beta")), observation(t, s, "s1", ptr("beta"))
+	s, a, b := newPair(t, V3, "beta", unenrolled)
 	if _, err := s.AddPrompt(t.Context(), "s1", ptr("beta"), "hi"); err != nil {
 		t.Fatal(err)
 	}
@@ -314,9 +312,7 @@ func TestTimestamps(t *testing.T) {
 			}
 		}
 		a, b, c := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
-		if _, err := s.JudgeRelation(t.Context(), pending(t, s, a, b), humanVerdict()); err != nil {
-			t.Fatal(err)
-		}
+		judge(t, s, pending(t, s, a, b), humanVerdict())
 		if _, _, err := s.JudgeBySemantic(t.Context(), b, c, semanticVerdict()); err != nil {
 			t.Fatal(err)
 		}
@@ -341,10 +337,7 @@ func TestTimestamps(t *testing.T) {
 
 func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 	t.Run("rename", func(t *testing.T) {
-		s := newStore(t, V3)
-		session(t, s, "s1", "old")
-		enroll(t, s, "old")
-		a, b := observation(t, s, "s1", ptr("old")), observation(t, s, "s1", ptr("old"))
+		s, a, b := newPair(t, V3, "old", enrolled)
 		rel := pending(t, s, a, b)
 		seq, err := s.JudgeRelation(t.Context(), rel, humanVerdict())
 		if err != nil || seq == 0 {
@@ -480,10 +473,7 @@ func TestPushSelectionAndQuarantine(t *testing.T) {
 // database written by v1.16.3, migrated by v3 on the same handle, then
 // written by v3.
 func TestMigrateV3OnAnOpenHandle(t *testing.T) {
-	s := newStore(t, V1163)
-	session(t, s, "s1", "alpha")
-	enroll(t, s, "alpha")
-	a, b := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+	s, a, b := newPair(t, V1163, "alpha", enrolled)
 	if err := MigrateV3(t.Context(), s.DB); err != nil {
 		t.Fatal(err)
 	}
