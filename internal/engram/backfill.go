@@ -8,31 +8,29 @@ import (
 
 // The backfills find rows of a project with no local journal row for target
 // 'cloud' (acked or not), through idx_sync_mutations_lookup.
+var (
+	selectSessionsToBackfill = selectToBackfill("sessions", "id", "session",
+		"project = ?", "started_at, id")
+	selectObservationsToBackfill = selectToBackfill("observations", "sync_id", "observation",
+		"ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''", "id")
+	selectPromptsToBackfill = selectToBackfill("user_prompts", "sync_id", "prompt",
+		"ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''", "id")
+)
+
+// selectToBackfill is the query of one entity's backfill: the key of each
+// row of table that where (its project, the one argument) keeps and that has
+// no local journal row of entity for target 'cloud'.
+func selectToBackfill(table, key, entity, where, order string) string {
+	return `
+SELECT ` + key + ` FROM ` + table + `
+WHERE ` + where + `
+  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
+                  WHERE sm.target_key = 'cloud' AND sm.entity = '` + entity + `'
+                    AND sm.entity_key = ` + table + `.` + key + ` AND sm.source = 'local')
+ORDER BY ` + order
+}
+
 const (
-	selectSessionsToBackfill = `
-SELECT id FROM sessions
-WHERE project = ?
-  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
-                  WHERE sm.target_key = 'cloud' AND sm.entity = 'session'
-                    AND sm.entity_key = sessions.id AND sm.source = 'local')
-ORDER BY started_at, id`
-
-	selectObservationsToBackfill = `
-SELECT sync_id FROM observations
-WHERE ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''
-  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
-                  WHERE sm.target_key = 'cloud' AND sm.entity = 'observation'
-                    AND sm.entity_key = observations.sync_id AND sm.source = 'local')
-ORDER BY id`
-
-	selectPromptsToBackfill = `
-SELECT sync_id FROM user_prompts
-WHERE ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''
-  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
-                  WHERE sm.target_key = 'cloud' AND sm.entity = 'prompt'
-                    AND sm.entity_key = user_prompts.sync_id AND sm.source = 'local')
-ORDER BY id`
-
 	// relationBackfillRule is v1.17's rule (§6) less the enrollment test, with the v1.17 payload
 	// project, which the caller tests; it ends inside the test for a local row, which v3 narrows.
 	relationBackfillRule = `
