@@ -40,6 +40,21 @@ type RelationPayload struct {
 // ErrNotFound reports a row that a write path needs and that does not exist.
 var ErrNotFound = errors.New("engram: not found")
 
+// updateRow runs a write that must change a row: its error is wrapped in
+// doing, and a write that changes none returns ErrNotFound naming what.
+func updateRow(ctx context.Context, q Querier, doing, what, query string, args ...any) error {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
 // selectRelationPayload reads a relation's payload in RelationPayload's field
 // order; project is the subquery that finds the payload project (empty when it
 // finds none).
