@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // backfillWorld holds relations in every state §6 distinguishes, written by
@@ -83,7 +85,7 @@ func relationKeys(t *testing.T, s *Store) []string {
 // journalOrder lists the journal as entity:key:op in seq order.
 func journalOrder(t *testing.T, s *Store) []string {
 	t.Helper()
-	got, err := collect[string](t.Context(), s.DB,
+	got, err := sqlrows.Column[string](t.Context(), s.DB,
 		`SELECT entity || ':' || entity_key || ':' || op FROM sync_mutations ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // describeSchema reads db's schema back through SQLite's own catalogue and
@@ -114,13 +116,13 @@ func describeSchema(t *testing.T, db *sql.DB) []string {
 			extras = append(extras, fmt.Sprintf("FK %s → %s(%s) ON DELETE %s",
 				strings.Join(f.from, ", "), f.table, strings.Join(f.to, ", "), f.onDelete))
 		}
-		uniques, err := collect[string](t.Context(), db,
+		uniques, err := sqlrows.Column[string](t.Context(), db,
 			`SELECT name FROM pragma_index_list(?) WHERE origin = 'u' ORDER BY name`, o.name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, u := range uniques {
-			names, err := collect[string](t.Context(), db,
+			names, err := sqlrows.Column[string](t.Context(), db,
 				`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, u)
 			if err != nil {
 				t.Fatal(err)
@@ -190,7 +192,7 @@ func describeSchema(t *testing.T, db *sql.DB) []string {
 		switch {
 		case n == 0:
 		case table == "sync_state":
-			states, err := collect[string](t.Context(), db, `
+			states, err := sqlrows.Column[string](t.Context(), db, `
 				SELECT '`+"`"+`' || target_key || '`+"`"+`, lifecycle `+"`"+`' || lifecycle || '`+"`"+`, ' ||
 				       CASE WHEN last_enqueued_seq = 0 AND last_acked_seq = 0 AND last_pulled_seq = 0
 				            THEN 'every seq 0'

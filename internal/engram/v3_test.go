@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 func userVersion(t *testing.T, db *sql.DB) int { return count(t, db, "PRAGMA user_version") }
@@ -192,7 +194,7 @@ func TestV3NewDefersRepairToPrePush(t *testing.T) {
 		if err := st.PrePushRepair(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		got, err := collect[string](t.Context(), s.DB,
+		got, err := sqlrows.Column[string](t.Context(), s.DB,
 			`SELECT entity_key FROM sync_mutations WHERE entity = 'relation' AND disposition = 'pending' ORDER BY seq`)
 		if err != nil {
 			t.Fatal(err)
@@ -322,7 +324,7 @@ func TestTimestamps(t *testing.T) {
 		if err := s.HardDeleteObservation(t.Context(), c); err != nil {
 			t.Fatal(err)
 		}
-		stamps, err := collect[string](t.Context(), s.DB,
+		stamps, err := sqlrows.Column[string](t.Context(), s.DB,
 			`SELECT created_at FROM memory_relations UNION ALL SELECT updated_at FROM memory_relations`)
 		if err != nil {
 			t.Fatal(err)
@@ -353,7 +355,7 @@ func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 		if err := s.MigrateProject(t.Context(), "old", "New--Name"); err != nil {
 			t.Fatal(err)
 		}
-		got, err := collect[string](t.Context(), s.DB, `
+		got, err := sqlrows.Column[string](t.Context(), s.DB, `
 			SELECT entity_key || ' ' || project || ' ' || ifnull(json_extract(payload, '$.project'), '-')
 			FROM sync_mutations ORDER BY seq`)
 		if err != nil {
@@ -368,7 +370,7 @@ func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("journal after rename\n got %q\nwant %q", got, want)
 		}
-		enrolled, _ := collect[string](t.Context(), s.DB, selectEnrolledProjects)
+		enrolled, _ := sqlrows.Column[string](t.Context(), s.DB, selectEnrolledProjects)
 		if !slices.Equal(enrolled, []string{"New--Name"}) {
 			t.Fatalf("enrollment not carried: %v", enrolled)
 		}
@@ -382,13 +384,13 @@ func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 		if err := s.MergeProjects(t.Context(), []string{"a", "b"}, "Canon"); err != nil {
 			t.Fatal(err)
 		}
-		enrolled, _ := collect[string](t.Context(), s.DB, selectEnrolledProjects)
+		enrolled, _ := sqlrows.Column[string](t.Context(), s.DB, selectEnrolledProjects)
 		if !slices.Equal(enrolled, []string{"canon"}) {
 			t.Fatalf("enrollment after merge: %v", enrolled)
 		}
 		// a's rows were rewritten; b, unenrolled, had none; the backfill
 		// journals b's session under canon.
-		got, err := collect[string](t.Context(), s.DB,
+		got, err := sqlrows.Column[string](t.Context(), s.DB,
 			`SELECT entity_key || ' ' || project || ' ' || json_extract(payload, '$.project') FROM sync_mutations ORDER BY seq`)
 		if err != nil {
 			t.Fatal(err)
