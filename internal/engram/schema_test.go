@@ -23,21 +23,10 @@ func describeSchema(t *testing.T, db *sql.DB) []string {
 	var lines []string
 	type object struct{ name, table, sql string }
 	objects := func(kind string) []object {
-		rows, err := db.Query(`SELECT name, tbl_name, sql FROM sqlite_master
-			WHERE type = ? AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY tbl_name, name`, kind)
+		out, err := sqlrows.Scan(t.Context(), db, `SELECT name, tbl_name, sql FROM sqlite_master
+			WHERE type = ? AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY tbl_name, name`,
+			func(rows *sql.Rows, o *object) error { return rows.Scan(&o.name, &o.table, &o.sql) }, kind)
 		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []object
-		for rows.Next() {
-			var o object
-			if err := rows.Scan(&o.name, &o.table, &o.sql); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, o)
-		}
-		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		return out

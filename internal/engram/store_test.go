@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // --- helpers -----------------------------------------------------------
@@ -54,21 +56,12 @@ type journalRow struct {
 
 func journal(t *testing.T, db *sql.DB, entity string) []journalRow {
 	t.Helper()
-	rows, err := db.Query(`SELECT seq, entity, entity_key, op, payload, source, project
-		FROM sync_mutations WHERE target_key = 'cloud' AND entity = ? ORDER BY seq`, entity)
+	out, err := sqlrows.Scan(t.Context(), db, `SELECT seq, entity, entity_key, op, payload, source, project
+		FROM sync_mutations WHERE target_key = 'cloud' AND entity = ? ORDER BY seq`,
+		func(rows *sql.Rows, r *journalRow) error {
+			return rows.Scan(&r.Seq, &r.Entity, &r.EntityKey, &r.Op, &r.Payload, &r.Source, &r.Proj)
+		}, entity)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []journalRow
-	for rows.Next() {
-		var r journalRow
-		if err := rows.Scan(&r.Seq, &r.Entity, &r.EntityKey, &r.Op, &r.Payload, &r.Source, &r.Proj); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
