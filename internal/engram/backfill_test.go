@@ -1,7 +1,6 @@
 package engram
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -110,11 +109,7 @@ func TestBackfillRelations(t *testing.T) {
 }
 
 func TestStartupRepair(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
 	w := buildBackfillWorld(t, &Store{DB: db, Version: V1163})
 	exec(t, db, `DELETE FROM sync_mutations WHERE entity = 'session'`) // a pre-journal session
 	db.Close()

@@ -274,11 +274,8 @@ func checkSchemaLines(t *testing.T, spec string, want, got []string) {
 }
 
 func TestSchemaMatchesSpec(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
+	var err error
 	checkSchema(t, db, "schema-v1.txt")
 	db.Close()
 	// The schema pass at every open adds nothing.
@@ -292,10 +289,7 @@ func TestSchemaMatchesSpec(t *testing.T) {
 // TestSchemaSpecCatchesDifferences breaks a copy of the schema in several
 // ways and checks that the comparison names each break.
 func TestSchemaSpecCatchesDifferences(t *testing.T) {
-	db, err := Create(filepath.Join(t.TempDir(), "engram.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, db := createDB(t, V1163)
 	defer db.Close()
 	exec(t, db, `ALTER TABLE observations ADD COLUMN extra TEXT`)
 	exec(t, db, `DROP INDEX idx_obs_type`)
@@ -325,14 +319,11 @@ func TestSchemaSpecCatchesDifferences(t *testing.T) {
 }
 
 func TestSchemaV3MatchesSpec(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := CreateVersion(path, V3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V3)
 	checkSchema(t, db, "schema-v3.txt")
 	db.Close()
 	// migrate() at every open adds nothing, and a v1 open after v3 neither.
+	var err error
 	for _, v := range []Version{V3, V117, V3} {
 		if db, err = OpenVersion(path, v); err != nil {
 			t.Fatal(err)
@@ -341,10 +332,7 @@ func TestSchemaV3MatchesSpec(t *testing.T) {
 		db.Close()
 	}
 	// A v1.16.3 database opened by v3 ends with the same schema.
-	path = filepath.Join(t.TempDir(), "engram.db")
-	if db, err = Create(path); err != nil {
-		t.Fatal(err)
-	}
+	path, db = createDB(t, V1163)
 	db.Close()
 	if db, err = OpenVersion(path, V3); err != nil {
 		t.Fatal(err)

@@ -16,12 +16,20 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-func newStore(t *testing.T, v Version) *Store {
+// createDB creates engram.db of version v in the test's temporary directory; the caller closes it.
+func createDB(t *testing.T, v Version) (path string, db *sql.DB) {
 	t.Helper()
-	db, err := CreateVersion(filepath.Join(t.TempDir(), "engram.db"), v)
+	path = filepath.Join(t.TempDir(), "engram.db")
+	db, err := CreateVersion(path, v)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+func newStore(t *testing.T, v Version) *Store {
+	t.Helper()
+	_, db := createDB(t, v)
 	t.Cleanup(func() { db.Close() })
 	return &Store{DB: db, Version: v}
 }
@@ -223,11 +231,7 @@ func checkLastEnqueued(t *testing.T, db *sql.DB, seq int64, project string) {
 // --- open ----------------------------------------------------------------
 
 func TestOpenLikeEngram(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
 	for pragma, want := range map[string]string{
 		"journal_mode": "wal", "busy_timeout": "5000", "synchronous": "1", "foreign_keys": "1",
 	} {
@@ -250,7 +254,7 @@ func TestOpenLikeEngram(t *testing.T) {
 	if _, err := Create(path); err == nil {
 		t.Fatal("Create on an existing file succeeded")
 	}
-	db, err = Open(path) // the schema pass is idempotent
+	db, err := Open(path) // the schema pass is idempotent
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,14 +106,11 @@ func TestV3OpenMigrates(t *testing.T) {
 }
 
 func TestV3MigrateSkipsNewerAndNeverLowers(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
 	exec(t, db, `PRAGMA user_version = 2`) // a newer engram's database
 	db.Close()
-	if db, err = OpenVersion(path, V3); err != nil {
+	db, err := OpenVersion(path, V3)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
@@ -155,11 +152,7 @@ func newStoreAt(t *testing.T, path string, v Version) *Store {
 }
 
 func TestV3NewDefersRepairToPrePush(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := CreateVersion(path, V3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V3)
 	w := buildBackfillWorld(t, &Store{DB: db, Version: V1163})
 	exec(t, db, `DELETE FROM sync_mutations WHERE entity = 'session'`)
 	rowsBefore := count(t, db, `SELECT count(*) FROM sync_mutations`)
