@@ -140,6 +140,14 @@ func stringPtr(s sql.NullString) *string {
 	return &s.String
 }
 
+// orEmpty is the string p points to, "" for nil.
+func orEmpty(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // nullable maps an optional Go value to a column value (nil is NULL).
 func nullable[T any](p *T) any {
 	if p == nil {
