@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/relsync/relsync"
+	"github.com/relsync/relsync/internal/engram"
 	"github.com/relsync/relsync/internal/testtools"
 	"github.com/relsync/relsync/internal/testworld"
 )
@@ -59,6 +60,52 @@ func TestVerifySQLBehindThisCheckout(t *testing.T) {
 	testtools.ExpectOutput(t, "verify.sql", r, 1,
 		fmt.Sprintf("relsync version 4 installed (this checkout has version %d)", latest),
 		fmt.Sprintf("NOT OK: relsync is at version 4, this checkout has %d", latest))
+}
+
+// "A version's last row decides" is written twice: in Go (relsync's readState, behind
+// relsync.Version) and in verify.sql (view relsync_verify_version). goose appends a row to
+// relsync_db_version per apply and per rollback; on an installed database, each history below
+// ends with both reading the same version.
+func TestVersionLastRowDecides(t *testing.T) {
+	latest, prev := checkoutLatest(t), checkoutPrevious(t)
+	type row struct {
+		version int64
+		applied bool
+		stamp   string // goose's tstamp; "" for now
+	}
+	for _, c := range []struct {
+		name    string
+		history []row
+		want    int64
+	}{
+		{"as installed", nil, latest},
+		{"newest rolled back", []row{{latest, false, ""}}, prev},
+		{"newest rolled back, then applied again", []row{{latest, false, ""}, {latest, true, ""}}, latest},
+		{"both rolled back", []row{{latest, false, ""}, {prev, false, ""}}, 0},
+		{"both rolled back, the older applied again", []row{{latest, false, ""}, {prev, false, ""}, {prev, true, ""}}, prev},
+		{"newest applied twice", []row{{latest, true, ""}}, latest},
+		// The rows' order decides, not their stamps.
+		{"rolled back with an older stamp", []row{{latest, false, "2000-01-01 00:00:00"}}, prev},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := testworld.New(t, engram.V117)
+			w.Up()
+			for _, r := range c.history {
+				_, err := w.DB().ExecContext(w.Ctx, `INSERT INTO `+relsync.VersionTable+` (version_id, is_applied, tstamp)
+					VALUES (?, ?, coalesce(nullif(?, ''), datetime('now')))`, r.version, r.applied, r.stamp)
+				w.Must(err)
+			}
+			goVersion := version(w)
+			r := testtools.VerifySQL(t, w.Path)
+			m := regexp.MustCompile(`(?m)^relsync version (\d+) installed`).FindStringSubmatch(r.Stdout)
+			if m == nil {
+				t.Fatalf("verify.sql names no installed version:\n%v", r)
+			}
+			if m[1] != strconv.FormatInt(goVersion, 10) || goVersion != c.want {
+				t.Errorf("verify.sql says version %s, relsync.Version %d; want both %d\n%v", m[1], goVersion, c.want, r)
+			}
+		})
+	}
 }
 
 // With no process left on the file, the shell is the last connection to close: SQLite would then
