@@ -52,11 +52,12 @@ func TestInstalledSchemaMatchesGolden(t *testing.T) {
 	t.Logf("relsync's schema SQL: %d bytes", size)
 }
 
-// Every pre-release version upgrades to this build's baseline: its objects are replaced, its
-// version rows give way to the baseline's, every journal row stays byte for byte, and engram's
-// writes after the upgrade are journaled once.
+// Every pre-release version (the files in testdata/prerelease) upgrades to this build's baseline:
+// its objects are replaced, its version rows give way to the baseline's, every journal row stays
+// byte for byte, and engram's writes after the upgrade are journaled once.
 func TestUpgradeFromEveryPrerelease(t *testing.T) {
-	for v := int64(1); v <= 4; v++ {
+	versions := testworld.PrereleaseVersions(t)
+	for _, v := range versions {
 		t.Run(fmt.Sprintf("from%d", v), func(t *testing.T) {
 			_, w := testworld.BuildMixed(t)
 			testworld.InstallPrerelease(t, w.DB(), v)
@@ -69,7 +70,8 @@ func TestUpgradeFromEveryPrerelease(t *testing.T) {
 
 			w.Up()
 			keptRows(t, "upgrade", kept, journal(w))
-			if got := w.Count(`SELECT count(*) FROM ` + relsync.VersionTable + ` WHERE version_id BETWEEN 1 AND 4`); got != 0 {
+			if got := w.Count(`SELECT count(*) FROM `+relsync.VersionTable+` WHERE version_id BETWEEN ? AND ?`,
+				versions[0], versions[len(versions)-1]); got != 0 {
 				t.Errorf("%d pre-release version rows left", got)
 			}
 			if cur, latest, err := relsync.Version(w.Ctx, w.DB()); err != nil || cur != latest {

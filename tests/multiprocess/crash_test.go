@@ -330,8 +330,7 @@ func crashObjectsByVersion(t *testing.T) map[int64][]string {
 	seen := map[string]bool{}
 	for _, m := range ms {
 		w := testworld.New(t, engram.V117)
-		_, err := testworld.Provider(t, w.DB(), relsync.Migrations()).UpTo(w.Ctx, m.Version)
-		w.Must(err)
+		testworld.InstallUpTo(t, w.DB(), relsync.Migrations(), m.Version)
 		for _, name := range crashObjects(t, w.DB()) {
 			if !seen[name] {
 				seen[name] = true
