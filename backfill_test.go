@@ -15,8 +15,7 @@ import (
 // Install makes the triggers live and leaves the backfill to Backfill, which journals the rest in
 // steps and reports its progress.
 func TestInstallThenBackfillInSteps(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	before := w.RelationRows()
 	w.Must(relsync.Install(w.Ctx, w.DB()))
 	if got := w.RelationRows(); got != before {
@@ -32,8 +31,7 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 		t.Fatalf("Inspect after Install: %+v, want %d relations left", in, relations)
 	}
 	// The triggers are live before the backfill: a judgment now gets its row at once.
-	w.Session("s9", "alpha")
-	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	rel := m.JudgeNew()
 	w.ExpectRows(rel, 1)
 	relations++
 
@@ -50,12 +48,7 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 	if last := seen[len(seen)-1]; last.Done != relations || last.Steps != len(seen) {
 		t.Fatalf("last progress %+v", last)
 	}
-	for _, key := range m.Missing {
-		w.ExpectRows(key, 1)
-	}
-	for _, key := range m.Never {
-		w.ExpectCount(key, 0)
-	}
+	m.ExpectBackfilled()
 	w.ExpectRows(rel, 1)
 	if p, err := relsync.BackfillPending(w.Ctx, w.DB()); err != nil || p {
 		t.Fatalf("BackfillPending after Backfill: %v %v", p, err)
@@ -78,8 +71,7 @@ func TestInstallThenBackfillInSteps(t *testing.T) {
 // A backfill stopped between steps (a cancelled context here; a killed process in
 // TestCrashDuringUp) resumes where it stopped, and no relation gets a second row.
 func TestBackfillResumesWithoutDoubles(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	w.Must(relsync.Install(w.Ctx, w.DB()))
 	ctx, cancel := context.WithCancel(w.Ctx)
 	steps := 0
@@ -108,11 +100,10 @@ func TestBackfillResumesWithoutDoubles(t *testing.T) {
 // Repair journals a relation whose row went, with no relsync object changed: what Up at open does
 // not look for.
 func TestRepairJournalsALostRow(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	w.Up()
 	gone := m.Missing[1]
-	w.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + gone + `'`)
+	w.DeleteRows(gone)
 	w.Exec(`DROP TRIGGER relsync_relation_au`)
 	rows := w.RelationRows()
 	w.Must(relsync.Repair(w.Ctx, w.DB(), relsync.WithStepSize(2)))
@@ -127,8 +118,7 @@ func TestRepairJournalsALostRow(t *testing.T) {
 
 // Before an install, Backfill and Repair refuse and write nothing.
 func TestBackfillAndRepairRefuseBeforeInstall(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	_, w := testworld.BuildMixed(t)
 	schema, rows := w.Schema(), w.RelationRows()
 	if err := relsync.Backfill(w.Ctx, w.DB()); !errors.Is(err, relsync.ErrNotInstalled) {
 		t.Errorf("Backfill before Install: %v, want ErrNotInstalled", err)
@@ -143,8 +133,7 @@ func TestBackfillAndRepairRefuseBeforeInstall(t *testing.T) {
 
 // WithSlog logs the start, periodic progress and the end of a backfill.
 func TestBackfillLogsToSlog(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	_, w := testworld.BuildMixed(t)
 	var buf bytes.Buffer
 	w.Must(relsync.Install(w.Ctx, w.DB()))
 	w.Must(relsync.Backfill(w.Ctx, w.DB(), relsync.WithStepSize(1), relsync.WithSlog(slog.New(slog.NewTextHandler(&buf, nil)), 1)))

@@ -26,6 +26,20 @@ func openLikeEngram(path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// exampleEngram writes an engram v1.16.3 database in a new directory (exampleEngramDB) and opens
+// it as engram does (openLikeEngram); done closes it and removes the directory.
+func exampleEngram() (db *sql.DB, done func()) {
+	dir, path := exampleEngramDB()
+	db, err := openLikeEngram(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return db, func() {
+		db.Close()
+		os.RemoveAll(dir)
+	}
+}
+
 // exampleEngramDB writes an engram v1.16.3 database in a new directory (through this repository's
 // replica of engram): project alpha enrolled, with one relation that engram v1.16.3 judged
 // without a journal row. The caller removes the directory.
@@ -64,15 +78,9 @@ func ptr[T any](v T) *T { return &v }
 // Engram calls Up after its own schema pass, at every open: the first call installs the triggers
 // and journals the relations that lack their row; later calls find nothing to do.
 func ExampleUp() {
-	dir, path := exampleEngramDB()
-	defer os.RemoveAll(dir)
+	db, done := exampleEngram() // engram's open: see openLikeEngram
+	defer done()
 	ctx := context.Background()
-
-	db, err := openLikeEngram(path)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
 	// ... engram's schema pass ...
 	if err := relsync.Up(ctx, db); err != nil {
 		log.Fatal(err)
@@ -88,15 +96,9 @@ func ExampleUp() {
 // Verify counts, per enrolled project, the relations that belong in the journal and what the
 // journal holds of them; on a database without relsync it counts what Up would journal.
 func ExampleVerify() {
-	dir, path := exampleEngramDB()
-	defer os.RemoveAll(dir)
+	db, done := exampleEngram() // engram's open: see openLikeEngram
+	defer done()
 	ctx := context.Background()
-
-	db, err := openLikeEngram(path)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
 	for _, step := range []string{"before Up", "after Up"} {
 		if step == "after Up" {
 			if err := relsync.Up(ctx, db); err != nil {

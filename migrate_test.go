@@ -11,17 +11,13 @@ import (
 
 func TestUpInstallsAndJudgeIsJournaled(t *testing.T) {
 	w := testworld.New(t, engram.V1163)
-	w.Session("s1", "alpha")
-	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
-	w.Enroll("alpha")
-	w.Up()
+	a, b := testworld.EnrolledPair(w)
 	rel := w.Semantic(a, b, testworld.Verdict())
 	w.ExpectRows(rel, 1)
 }
 
 func TestBackfillOnMixedDatabase(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	before := w.RelationRows()
 	rep, err := relsync.Verify(w.Ctx, w.DB())
 	w.Must(err)
@@ -30,17 +26,10 @@ func TestBackfillOnMixedDatabase(t *testing.T) {
 	}
 	expectSamples(t, rep, m.Missing)
 	w.Up()
-	if got := w.RelationRows() - before; got != len(m.Missing) {
-		t.Fatalf("backfill wrote %d rows, want %d", got, len(m.Missing))
-	}
-	for _, key := range m.Missing {
-		w.ExpectRows(key, 1)
-	}
+	m.ExpectNewRows(before, "the backfill")
+	m.ExpectBackfilled()
 	for _, key := range m.Present {
 		w.ExpectCount(key, 1)
-	}
-	for _, key := range m.Never {
-		w.ExpectCount(key, 0)
 	}
 	rep, err = relsync.Verify(w.Ctx, w.DB())
 	w.Must(err)
@@ -74,8 +63,7 @@ func expectSamples(t *testing.T, r relsync.Report, missing []string) {
 }
 
 func TestUpTwiceIsANoop(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	_, w := testworld.BuildMixed(t)
 	w.Up()
 	rows, schema := w.RelationRows(), w.Schema()
 	w.Up()
@@ -90,8 +78,7 @@ func TestUpTwiceIsANoop(t *testing.T) {
 }
 
 func TestDownRemovesEverythingAndKeepsRows(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	_, w := testworld.BuildMixed(t)
 	schemaBefore := w.SchemaWithoutRelsync()
 	w.Up()
 	rows := w.RelationRows()
@@ -150,8 +137,7 @@ func keptRows(t *testing.T, step string, before, after map[int64]string) {
 }
 
 func TestUpDownThreeTimes(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	engramSchema := w.SchemaWithoutRelsync()
 	userVersion := w.UserVersion()
 	var installed string // relsync's objects as the first Up installs them

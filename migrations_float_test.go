@@ -52,8 +52,7 @@ func goFloatValues(n int) []float64 {
 // beyond 1e±90 (no confidence is) SQLite's conversions drift further, and only a number is asked for.
 func TestGoFloatMatchesEncodingJSON(t *testing.T) {
 	w := testworld.New(t, engram.V117)
-	w.Session("s1", "alpha")
-	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	a, b := w.Pair("alpha")
 	w.Enroll("alpha")
 	vals := goFloatValues(30000)
 	tx, err := w.DB().BeginTx(w.Ctx, nil)
@@ -120,8 +119,7 @@ func significantDigits(s string) int {
 // upgraded writes whole numbers as Go does; the row written before the upgrade stays as it was.
 func TestUpgradeFromVersion3WritesGoFloats(t *testing.T) {
 	w := testworld.New(t, engram.V117)
-	w.Session("s1", "alpha")
-	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	a, b := w.Pair("alpha")
 	w.Enroll("alpha")
 	testworld.InstallPrerelease(t, w.DB(), 3)
 

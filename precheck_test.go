@@ -1,7 +1,6 @@
 package relsync_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -20,14 +19,10 @@ import (
 
 func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "other.db")
-	setup := testworld.OpenPlain(t, path)
-	_, err := setup.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT); CREATE TABLE notes (x)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup.Close()
+	path := testworld.ForeignDB(t, filepath.Join(dir, "other.db"),
+		`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT); CREATE TABLE notes (x)`)
 	db := testworld.OpenPlain(t, path)
+	var err error
 	testworld.Unchanged(t, dir, func() {
 		err = relsync.Up(context.Background(), db)
 	})
@@ -43,10 +38,7 @@ func TestMissingEngramTablesIsAClearErrorAndChangesNothing(t *testing.T) {
 
 func TestNotADatabase(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(path, bytes.Repeat([]byte("not sqlite\n"), 500), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := testworld.TextFile(t, filepath.Join(dir, "notes.txt"))
 	db := testworld.OpenPlain(t, path)
 	var err error
 	testworld.Unchanged(t, dir, func() { err = relsync.Up(context.Background(), db) })
@@ -111,8 +103,7 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := testworld.New(t, engram.V1163)
-			w.Session("s1", "alpha")
-			a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+			a, b := w.Pair("alpha")
 			w.Semantic(a, b, testworld.SemVerdict("related"))
 			_, err := w.DB().Exec(tc.downgrade)
 			w.Must(err)
@@ -138,8 +129,7 @@ func TestEngramTooOldIsRefusedAndUnchanged(t *testing.T) {
 // TestReadOnlyConnection: SQLite's read-only mode, in this process, on engram's live file.
 func TestReadOnlyConnection(t *testing.T) {
 	w := testworld.New(t, engram.V1163)
-	w.Session("s1", "alpha")
-	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	a, b := w.Pair("alpha")
 	w.Enroll("alpha")
 	w.Semantic(a, b, testworld.SemVerdict("related"))
 	ro, err := sql.Open(engram.DriverName, "file:"+w.Path+"?mode=ro&_pragma=busy_timeout(5000)")

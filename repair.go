@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // Engram may rebuild memory_relations one day (create a new table, copy, drop, rename): SQLite then
@@ -52,28 +54,16 @@ func repair(ctx context.Context, db *sql.DB, always bool) error {
 	if n, err := countDrifted(ctx, conn); err != nil || (n == 0 && !always) {
 		return err
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT o.name, o.type, o.sql, m.name IS NOT NULL
-		FROM relsync_objects AS o LEFT JOIN sqlite_master AS m ON m.name = o.name AND m.type = o.type
-		WHERE m.sql IS NOT o.sql
-		ORDER BY CASE o.type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, o.name`)
-	if err != nil {
-		return err
-	}
 	type object struct {
 		name, kind, sql string
 		exists          bool
 	}
-	var todo []object
-	for rows.Next() {
-		var o object
-		if err := rows.Scan(&o.name, &o.kind, &o.sql, &o.exists); err != nil {
-			rows.Close()
-			return err
-		}
-		todo = append(todo, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	todo, err := sqlrows.Scan(ctx, conn, `SELECT o.name, o.type, o.sql, m.name IS NOT NULL
+		FROM relsync_objects AS o LEFT JOIN sqlite_master AS m ON m.name = o.name AND m.type = o.type
+		WHERE m.sql IS NOT o.sql
+		ORDER BY CASE o.type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, o.name`,
+		func(rows *sql.Rows, o *object) error { return rows.Scan(&o.name, &o.kind, &o.sql, &o.exists) })
+	if err != nil {
 		return err
 	}
 	for _, o := range todo {

@@ -38,10 +38,7 @@ COMMIT;`
 // installedWithRelation is an enrolled project with relsync installed and one journaled relation.
 func installedWithRelation(t *testing.T) (w *testworld.World, a, b, rel string) {
 	w = testworld.New(t, engram.V1163)
-	w.Session("s1", "alpha")
-	a, b = w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
-	w.Enroll("alpha")
-	w.Up()
+	a, b = testworld.EnrolledPair(w)
 	rel = w.Semantic(a, b, testworld.SemVerdict("related"))
 	w.ExpectRows(rel, 1)
 	return w, a, b, rel
@@ -56,6 +53,19 @@ func drift(rep relsync.Report) map[string]string {
 		}
 	}
 	return out
+}
+
+// expectDrift checks that Verify finds exactly the drifted objects want (name -> state) and is not
+// OK, when, after what, relsync's objects drifted.
+func expectDrift(w *testworld.World, when string, want map[string]string) {
+	w.T.Helper()
+	rep := w.Verify()
+	if d := drift(rep); !reflect.DeepEqual(d, want) {
+		w.T.Fatalf("Verify %s: %v, want %v", when, d, want)
+	}
+	if rep.OK() {
+		w.T.Fatalf("Verify says OK %s", when)
+	}
 }
 
 // With SQLite's default ALTER TABLE (3.26+), RENAME first checks every view and trigger of the
@@ -91,14 +101,7 @@ func TestClassicRebuildFailsWhileRelsyncIsInstalled(t *testing.T) {
 func TestDriftRebuildDropsTriggers(t *testing.T) {
 	w, _, _, rel := installedWithRelation(t)
 	legacyRebuild(w)
-	rep := w.Verify()
-	want := map[string]string{"relsync_relation_ai": "missing", "relsync_relation_au": "missing"}
-	if d := drift(rep); !reflect.DeepEqual(d, want) {
-		t.Fatalf("Verify after the rebuild: %v, want %v", d, want)
-	}
-	if rep.OK() {
-		t.Fatal("Verify says OK with relsync's triggers gone")
-	}
+	expectDrift(w, "after the rebuild", map[string]string{"relsync_relation_ai": "missing", "relsync_relation_au": "missing"})
 	w.ExpectRows(rel, 1) // the rows already written stay
 	checkVerifySQL(w, false, "relsync_relation_ai", "relsync_relation_au", "missing",
 		"NOT OK: 2 relsync object(s) missing, changed or unexpected")
@@ -111,18 +114,25 @@ func legacyRebuild(w *testworld.World) {
 	w.Exec(`PRAGMA legacy_alter_table = OFF`)
 }
 
-// The other common rebuild renames the old table away first. SQLite then rewrites every view and
-// trigger body that names memory_relations to name the old table, and the DROP of that table takes
-// relsync's triggers on it along. Every relsync object that read memory_relations now reads a
-// table that does not exist: Verify sees them changed, and the counting views fail.
-func TestDriftRenameAwayRebuild(t *testing.T) {
-	w, _, b, _ := installedWithRelation(t)
+// renameAwayRebuild is the other common rebuild: the old table renamed away first, then a new one
+// created, filled and the old one dropped, in one transaction.
+func renameAwayRebuild(w *testworld.World) {
+	w.T.Helper()
 	w.Exec(`BEGIN;
 ALTER TABLE memory_relations RENAME TO memory_relations_old;
 CREATE TABLE memory_relations ` + memoryRelationsDDL + `;
 INSERT INTO memory_relations SELECT * FROM memory_relations_old;
 DROP TABLE memory_relations_old;
 COMMIT;`)
+}
+
+// The other common rebuild renames the old table away first. SQLite then rewrites every view and
+// trigger body that names memory_relations to name the old table, and the DROP of that table takes
+// relsync's triggers on it along. Every relsync object that read memory_relations now reads a
+// table that does not exist: Verify sees them changed, and the counting views fail.
+func TestDriftRenameAwayRebuild(t *testing.T) {
+	w, _, b, _ := installedWithRelation(t)
+	renameAwayRebuild(w)
 	rep, err := relsync.Verify(w.Ctx, w.DB())
 	t.Logf("Verify's error: %v", err)
 	d := drift(rep)
@@ -165,14 +175,7 @@ func TestDriftChangedTrigger(t *testing.T) {
 	w.Exec(`DROP TRIGGER relsync_relation_au`)
 	w.Exec(`CREATE TRIGGER relsync_relation_au AFTER UPDATE ON memory_relations BEGIN SELECT 1; END`)
 	w.Exec(`CREATE VIEW relsync_extra AS SELECT 1 AS one`)
-	rep := w.Verify()
-	want := map[string]string{"relsync_relation_au": "changed", "relsync_extra": "unexpected"}
-	if d := drift(rep); !reflect.DeepEqual(d, want) {
-		t.Fatalf("Verify: %v, want %v", d, want)
-	}
-	if rep.OK() {
-		t.Fatal("Verify says OK with a changed trigger")
-	}
+	expectDrift(w, "with a changed trigger", map[string]string{"relsync_relation_au": "changed", "relsync_extra": "unexpected"})
 	checkVerifySQL(w, false, "relsync_relation_au", "changed", "relsync_extra", "unexpected")
 	w.Semantic(b, a, testworld.SemVerdict("compatible"))
 	w.ExpectCount(rel, 1) // the changed trigger journals nothing: why it must be reported
@@ -225,14 +228,7 @@ func TestDriftOrphanJournalRows(t *testing.T) {
 func TestUpRepairsAfterRebuild(t *testing.T) {
 	rebuilds := map[string]func(w *testworld.World){
 		"legacy alter table": legacyRebuild,
-		"rename away": func(w *testworld.World) {
-			w.Exec(`BEGIN;
-ALTER TABLE memory_relations RENAME TO memory_relations_old;
-CREATE TABLE memory_relations ` + memoryRelationsDDL + `;
-INSERT INTO memory_relations SELECT * FROM memory_relations_old;
-DROP TABLE memory_relations_old;
-COMMIT;`)
-		},
+		"rename away":        renameAwayRebuild,
 	}
 	for name, rebuild := range rebuilds {
 		t.Run(name, func(t *testing.T) {

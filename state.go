@@ -80,6 +80,7 @@ func readState(ctx context.Context, db *sql.DB) (state, error) {
 	}
 	st.table = true
 	// goose appends a row per apply and per rollback; a version's last row says where it stands.
+	// TestVersionLastRowDecides (tests/tools) keeps scripts/verify.sql's relsync_verify_version in step.
 	rows, err := db.QueryContext(ctx, `SELECT version_id, is_applied, tstamp FROM `+VersionTable+
 		` WHERE version_id > 0 ORDER BY id`)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strings"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // MissingSampleSize is how many missing sync_ids Verify lists per project.
@@ -110,7 +112,7 @@ func Verify(ctx context.Context, db *sql.DB) (Report, error) {
 	} else if err := defineTempViews(ctx, conn); err != nil {
 		return rep, err
 	}
-	if rep.UnjournaledColumns, err = queryStrings(ctx, conn, `SELECT name FROM relsync_unjournaled_columns ORDER BY name`); err != nil {
+	if rep.UnjournaledColumns, err = sqlrows.Column[string](ctx, conn, `SELECT name FROM relsync_unjournaled_columns ORDER BY name`); err != nil {
 		return rep, err
 	}
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM relsync_journal_orphans`).Scan(&rep.OrphanRows); err != nil {
@@ -121,42 +123,21 @@ func Verify(ctx context.Context, db *sql.DB) (Report, error) {
 }
 
 func objectStates(ctx context.Context, conn *sql.Conn) ([]ObjectState, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT name, type, state FROM relsync_object_state ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ObjectState
-	for rows.Next() {
-		var o ObjectState
-		if err := rows.Scan(&o.Name, &o.Type, &o.State); err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return sqlrows.Scan(ctx, conn, `SELECT name, type, state FROM relsync_object_state ORDER BY name`,
+		func(rows *sql.Rows, o *ObjectState) error { return rows.Scan(&o.Name, &o.Type, &o.State) })
 }
 
 func coverage(ctx context.Context, conn *sql.Conn) ([]ProjectCoverage, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT project, eligible, journaled, stale, missing, from_cloud, unacked
-		FROM relsync_coverage ORDER BY project`)
+	out, err := sqlrows.Scan(ctx, conn, `SELECT project, eligible, journaled, stale, missing, from_cloud, unacked
+		FROM relsync_coverage ORDER BY project`, func(rows *sql.Rows, p *ProjectCoverage) error {
+		return rows.Scan(&p.Project, &p.Eligible, &p.Journaled, &p.Stale, &p.Missing, &p.FromCloud, &p.Unacked)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []ProjectCoverage
 	index := map[string]int{}
-	for rows.Next() {
-		var p ProjectCoverage
-		if err := rows.Scan(&p.Project, &p.Eligible, &p.Journaled, &p.Stale, &p.Missing, &p.FromCloud, &p.Unacked); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		index[p.Project] = len(out)
-		out = append(out, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for i, p := range out {
+		index[p.Project] = i
 	}
 	if err := heldRows(ctx, conn, out, index); err != nil {
 		return nil, err
@@ -247,21 +228,4 @@ func defineTempViews(ctx context.Context, conn *sql.Conn) error {
 		}
 	}
 	return nil
-}
-
-func queryStrings(ctx context.Context, conn *sql.Conn, query string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }

@@ -34,6 +34,7 @@ WHERE NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 're
    OR NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'relsync_db_version');
 
 -- goose appends a row per apply and per rollback: a version's last row says where it stands.
+-- TestVersionLastRowDecides (tests/tools) keeps this rule in step with Go's readState (state.go).
 -- latest is the newest migration of this checkout: keep it equal to the last file in migrations/.
 CREATE TEMP VIEW relsync_verify_version AS
 SELECT ifnull(max(v.version_id), 0) AS installed, 6 AS latest

@@ -15,6 +15,7 @@ import (
 	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/demo"
 	"github.com/relsync/relsync/internal/engram"
+	"github.com/relsync/relsync/internal/testworld"
 )
 
 // relsyncCmd runs the command in this process and returns its exit code and output.
@@ -43,47 +44,43 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
+// readOnlyCmd runs `relsync cmd path`, which must leave the database as it was: it fails the test
+// if the file changed a byte.
+func readOnlyCmd(t *testing.T, cmd, path string) (code int, stdout, stderr string) {
+	t.Helper()
+	before := readFile(t, path)
+	code, stdout, stderr = relsyncCmd(t, cmd, path)
+	if !bytes.Equal(readFile(t, path), before) {
+		t.Errorf("relsync %s changed the file", cmd)
+	}
+	return code, stdout, stderr
+}
+
 func TestCheckRefusesWhatGooseMustNotTouch(t *testing.T) {
 	dir := t.TempDir()
-	text := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(text, bytes.Repeat([]byte("not sqlite\n"), 500), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	other := filepath.Join(dir, "other.db")
-	db, err := sql.Open("sqlite", other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	for _, c := range []struct{ name, path, want string }{
-		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
-		{"not sqlite", text, "is not an SQLite database"},
-		{"not engram", other, "not an engram database (or one older than relsync supports): missing column memory_relations.source_id"},
-		{"empty", filepath.Join(dir, "empty.db"), "the database is empty"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if c.name == "empty" {
-				if err := os.WriteFile(c.path, nil, 0o644); err != nil {
+	cases := append(testworld.RefusedFiles(t, dir),
+		testworld.RefusedFile{Name: "empty", Path: filepath.Join(dir, "empty.db"), Want: "the database is empty"})
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			if c.Name == "empty" {
+				if err := os.WriteFile(c.Path, nil, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			var before []byte
-			if c.name != "missing" {
-				before = readFile(t, c.path)
+			if c.Name != "missing" {
+				before = readFile(t, c.Path)
 			}
-			code, _, stderr := relsyncCmd(t, "check", c.path)
-			if code != 1 || !strings.Contains(stderr, c.want) {
-				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, c.want)
+			code, _, stderr := relsyncCmd(t, "check", c.Path)
+			if code != 1 || !strings.Contains(stderr, c.Want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, c.Want)
 			}
-			if c.name == "missing" {
-				if _, err := os.Stat(c.path); !os.IsNotExist(err) {
-					t.Errorf("check created %s", c.path)
+			if c.Name == "missing" {
+				if _, err := os.Stat(c.Path); !os.IsNotExist(err) {
+					t.Errorf("check created %s", c.Path)
 				}
-			} else if !bytes.Equal(readFile(t, c.path), before) {
-				t.Errorf("check changed %s", c.path)
+			} else if !bytes.Equal(readFile(t, c.Path), before) {
+				t.Errorf("check changed %s", c.Path)
 			}
 		})
 	}
@@ -91,13 +88,9 @@ func TestCheckRefusesWhatGooseMustNotTouch(t *testing.T) {
 
 func TestCheckAcceptsEngramBeforeAndAfterInstall(t *testing.T) {
 	path := demoFile(t)
-	before := readFile(t, path)
-	code, stdout, stderr := relsyncCmd(t, "check", path)
+	code, stdout, stderr := readOnlyCmd(t, "check", path)
 	if code != 0 || !strings.Contains(stdout, "relsync not installed") {
 		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
-	}
-	if !bytes.Equal(readFile(t, path), before) {
-		t.Fatal("check changed the database")
 	}
 	store, err := engram.New(path, engram.V1163)
 	if err != nil {

@@ -41,29 +41,21 @@ func TestUpBacksUpInstallsAndBackfills(t *testing.T) {
 		t.Fatalf("verify after up: exit %d\n%s", code, stdout)
 	}
 
-	before := readFile(t, path)
-	code, stdout, _ = relsyncCmd(t, "up", path)
+	code, stdout, _ = readOnlyCmd(t, "up", path) // nothing to do
 	if code != 0 || !strings.Contains(stdout, "nothing to do, no backup written") {
 		t.Fatalf("second up: exit %d\n%s", code, stdout)
 	}
 	if n := len(backups(t, path)); n != 1 {
 		t.Errorf("%d backups after a second up, want 1", n)
 	}
-	if string(readFile(t, path)) != string(before) {
-		t.Error("an up with nothing to do changed the file")
-	}
 }
 
 // status reads and writes nothing, before and after the install.
 func TestStatusWritesNothing(t *testing.T) {
 	path := demoFile(t)
-	before := readFile(t, path)
-	code, stdout, stderr := relsyncCmd(t, "status", path)
+	code, stdout, stderr := readOnlyCmd(t, "status", path)
 	if code != 0 || !strings.Contains(stdout, "relsync is not installed") {
 		t.Fatalf("status: exit %d\n%s%s", code, stdout, stderr)
-	}
-	if string(readFile(t, path)) != string(before) {
-		t.Error("status changed the file")
 	}
 	if code, _, stderr := relsyncCmd(t, "up", "--no-backup", path); code != 0 {
 		t.Fatalf("up: %s", stderr)
@@ -71,13 +63,9 @@ func TestStatusWritesNothing(t *testing.T) {
 	if n := len(backups(t, path)); n != 0 {
 		t.Errorf("--no-backup wrote %d backups", n)
 	}
-	before = readFile(t, path)
-	code, stdout, _ = relsyncCmd(t, "status", path)
+	code, stdout, _ = readOnlyCmd(t, "status", path)
 	if code != 0 || !strings.Contains(stdout, "relsync at version 6 of 6") || !strings.Contains(stdout, "backfill: done") {
 		t.Fatalf("status after up: exit %d\n%s", code, stdout)
-	}
-	if string(readFile(t, path)) != string(before) {
-		t.Error("status changed the file")
 	}
 }
 
@@ -85,13 +73,12 @@ func TestStatusWritesNothing(t *testing.T) {
 // refuses and writes nothing.
 func TestRepairCommand(t *testing.T) {
 	path := demoFile(t)
-	before := readFile(t, path)
-	code, _, stderr := relsyncCmd(t, "repair", path)
+	code, _, stderr := readOnlyCmd(t, "repair", path) // refused
 	if code != 1 || !strings.Contains(stderr, "relsync is not installed") {
 		t.Fatalf("repair before up: exit %d, %q", code, stderr)
 	}
-	if string(readFile(t, path)) != string(before) || len(backups(t, path)) != 0 {
-		t.Fatal("a refused repair changed something")
+	if len(backups(t, path)) != 0 {
+		t.Fatal("a refused repair wrote a backup")
 	}
 	if code, _, stderr := relsyncCmd(t, "up", "--no-backup", path); code != 0 {
 		t.Fatalf("up: %s", stderr)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // ApplyMode is the surrounding in which engram applies a remote relation.
@@ -201,21 +203,10 @@ func park(ctx context.Context, q Querier, p RelationPayload, status, why string)
 // after MaxReplayAttempts. It returns how many relations it applied.
 func (s *Store) ReplayDeferred(ctx context.Context) (int, error) {
 	type parked struct{ key, payload string }
-	rows, err := s.DB.QueryContext(ctx, selectParkedRelations)
+	todo, err := sqlrows.Scan(ctx, s.DB, selectParkedRelations, func(rows *sql.Rows, r *parked) error {
+		return rows.Scan(&r.key, &r.payload)
+	})
 	if err != nil {
-		return 0, err
-	}
-	var todo []parked
-	for rows.Next() {
-		var r parked
-		if err := rows.Scan(&r.key, &r.payload); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	applied := 0

@@ -10,10 +10,7 @@ import (
 // and a relation between them as the cloud would send it.
 func remoteWorld(t *testing.T, v Version) (*Store, RelationPayload) {
 	t.Helper()
-	s := newStore(t, v)
-	session(t, s, "s1", "alpha")
-	enroll(t, s, "alpha")
-	src, tgt := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+	s, src, tgt := newPair(t, v, "alpha", enrolled)
 	return s, RelationPayload{
 		SyncID: "rel-0000000000000001", SourceID: src, TargetID: tgt, Relation: RelConflictsWith,
 		Reason: ptr("remote"), Confidence: ptr(0.3333333333333333), JudgmentStatus: "judged",

@@ -4,35 +4,35 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // The backfills find rows of a project with no local journal row for target
 // 'cloud' (acked or not), through idx_sync_mutations_lookup.
+var (
+	selectSessionsToBackfill = selectToBackfill("sessions", "id", "session",
+		"project = ?", "started_at, id")
+	selectObservationsToBackfill = selectToBackfill("observations", "sync_id", "observation",
+		"ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''", "id")
+	selectPromptsToBackfill = selectToBackfill("user_prompts", "sync_id", "prompt",
+		"ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''", "id")
+)
+
+// selectToBackfill is the query of one entity's backfill: the key of each
+// row of table that where (its project, the one argument) keeps and that has
+// no local journal row of entity for target 'cloud'.
+func selectToBackfill(table, key, entity, where, order string) string {
+	return `
+SELECT ` + key + ` FROM ` + table + `
+WHERE ` + where + `
+  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
+                  WHERE sm.target_key = 'cloud' AND sm.entity = '` + entity + `'
+                    AND sm.entity_key = ` + table + `.` + key + ` AND sm.source = 'local')
+ORDER BY ` + order
+}
+
 const (
-	selectSessionsToBackfill = `
-SELECT id FROM sessions
-WHERE project = ?
-  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
-                  WHERE sm.target_key = 'cloud' AND sm.entity = 'session'
-                    AND sm.entity_key = sessions.id AND sm.source = 'local')
-ORDER BY started_at, id`
-
-	selectObservationsToBackfill = `
-SELECT sync_id FROM observations
-WHERE ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''
-  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
-                  WHERE sm.target_key = 'cloud' AND sm.entity = 'observation'
-                    AND sm.entity_key = observations.sync_id AND sm.source = 'local')
-ORDER BY id`
-
-	selectPromptsToBackfill = `
-SELECT sync_id FROM user_prompts
-WHERE ifnull(project, '') = ? AND ifnull(sync_id, '') <> ''
-  AND NOT EXISTS (SELECT 1 FROM sync_mutations sm
-                  WHERE sm.target_key = 'cloud' AND sm.entity = 'prompt'
-                    AND sm.entity_key = user_prompts.sync_id AND sm.source = 'local')
-ORDER BY id`
-
 	// relationBackfillRule is v1.17's rule (§6) less the enrollment test, with the v1.17 payload
 	// project, which the caller tests; it ends inside the test for a local row, which v3 narrows.
 	relationBackfillRule = `
@@ -68,7 +68,7 @@ ORDER BY r.id`
 // observations and prompts and, for v1.17 and v3, then its relations. Engram
 // v3 runs the same backfills lazily instead: see PrePushRepair.
 func (s *Store) StartupRepair(ctx context.Context) error {
-	projects, err := collect[string](ctx, s.DB, selectEnrolledProjects)
+	projects, err := sqlrows.Column[string](ctx, s.DB, selectEnrolledProjects)
 	if err != nil {
 		return fmt.Errorf("start-up repair: %w", err)
 	}
@@ -108,7 +108,7 @@ func (s *Store) PrePushRepair(ctx context.Context) error {
 func (s *Store) BackfillRelations(ctx context.Context) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		projects, err := collect[string](ctx, tx, selectEnrolledProjects)
+		projects, err := sqlrows.Column[string](ctx, tx, selectEnrolledProjects)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *Store) backfillProjectTx(ctx context.Context, tx *sql.Tx, project strin
 		{selectPromptsToBackfill, journalPrompt},
 	}
 	for _, st := range steps {
-		keys, err := collect[string](ctx, tx, st.query, project)
+		keys, err := sqlrows.Column[string](ctx, tx, st.query, project)
 		if err != nil {
 			return fmt.Errorf("backfill %s: %w", project, err)
 		}
@@ -163,28 +163,19 @@ func (s *Store) backfillRelationsTx(ctx context.Context, q Querier, keep func(pr
 	if s.Version.v3() {
 		query, v = selectRelationBackfillV3, s.Version
 	}
-	rows, err := q.QueryContext(ctx, query)
+	type candidate struct{ id, project string }
+	candidates, err := sqlrows.Scan(ctx, q, query, func(rows *sql.Rows, c *candidate) error {
+		return rows.Scan(&c.id, &c.project)
+	})
 	if err != nil {
 		return 0, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id, project string
-		if err := rows.Scan(&id, &project); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if keep(project) {
-			ids = append(ids, id)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
 	n := 0
-	for _, id := range ids {
-		p, err := ReadRelationPayload(ctx, q, id, v)
+	for _, c := range candidates {
+		if !keep(c.project) {
+			continue
+		}
+		p, err := ReadRelationPayload(ctx, q, c.id, v)
 		if err != nil {
 			return 0, err
 		}
@@ -197,22 +188,4 @@ func (s *Store) backfillRelationsTx(ctx context.Context, q Querier, keep func(pr
 		}
 	}
 	return n, nil
-}
-
-// collect reads a one-column result into a slice.
-func collect[T any](ctx context.Context, q Querier, query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

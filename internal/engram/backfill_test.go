@@ -1,9 +1,10 @@
 package engram
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // backfillWorld holds relations in every state §6 distinguishes, written by
@@ -83,7 +84,7 @@ func relationKeys(t *testing.T, s *Store) []string {
 // journalOrder lists the journal as entity:key:op in seq order.
 func journalOrder(t *testing.T, s *Store) []string {
 	t.Helper()
-	got, err := collect[string](t.Context(), s.DB,
+	got, err := sqlrows.Column[string](t.Context(), s.DB,
 		`SELECT entity || ':' || entity_key || ':' || op FROM sync_mutations ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
@@ -108,11 +109,7 @@ func TestBackfillRelations(t *testing.T) {
 }
 
 func TestStartupRepair(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
 	w := buildBackfillWorld(t, &Store{DB: db, Version: V1163})
 	exec(t, db, `DELETE FROM sync_mutations WHERE entity = 'session'`) // a pre-journal session
 	db.Close()
@@ -142,9 +139,7 @@ func TestStartupRepair(t *testing.T) {
 
 func TestEnrollProjectBackfills(t *testing.T) {
 	forEachVersion(t, func(t *testing.T, v Version) {
-		s := newStore(t, v)
-		session(t, s, "s1", "alpha")
-		a, b := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+		s, a, b := newPair(t, v, "alpha", unenrolled)
 		gone := observation(t, s, "s1", ptr("alpha"))
 		if err := s.SoftDeleteObservation(t.Context(), gone); err != nil {
 			t.Fatal(err)
@@ -186,13 +181,9 @@ func TestEnrollProjectBackfills(t *testing.T) {
 func TestMigrateAndMergeProjects(t *testing.T) {
 	forEachVersion(t, func(t *testing.T, v Version) {
 		t.Run("rename to an unenrolled name", func(t *testing.T) {
-			s := newStore(t, v)
-			session(t, s, "s1", "Old")
-			a, b := observation(t, s, "s1", ptr("Old")), observation(t, s, "s1", ptr("Old"))
+			s, a, b := newPair(t, v, "Old", unenrolled)
 			rel := pending(t, s, a, b)
-			if _, err := s.JudgeRelation(t.Context(), rel, humanVerdict()); err != nil {
-				t.Fatal(err)
-			}
+			judge(t, s, rel, humanVerdict())
 			if err := s.MigrateProject(t.Context(), "Old", "New--Name"); err != nil {
 				t.Fatal(err)
 			}
@@ -204,11 +195,8 @@ func TestMigrateAndMergeProjects(t *testing.T) {
 			if count(t, s.DB, `SELECT count(*) FROM sync_enrolled_projects`) != 0 {
 				t.Fatal("rename enrolled a project")
 			}
-			rows := journal(t, s.DB, EntityRelation)
 			if v == V1163 {
-				if len(rows) != 0 {
-					t.Fatalf("v1.16.3 journaled %+v", rows)
-				}
+				expectNoRelationRow(t, s, 0, "v1.16.3 journaled")
 				return
 			}
 			if v == V3 { // the central gate: nothing of an unenrolled project
@@ -217,11 +205,7 @@ func TestMigrateAndMergeProjects(t *testing.T) {
 				}
 				return
 			}
-			if len(rows) != 1 || rows[0].EntityKey != rel {
-				t.Fatalf("v1.17 rename journal %+v", rows)
-			}
-			checkRelationRow(t, s, rows[0], rows[0].Seq, "new-name")
-			checkLastEnqueued(t, s.DB, rows[0].Seq, "new-name")
+			expectRelationRow(t, s, rel, 0, "new-name")
 		})
 		t.Run("merge into an enrolled project", func(t *testing.T) {
 			s := newStore(t, v)
@@ -244,18 +228,11 @@ func TestMigrateAndMergeProjects(t *testing.T) {
 				count(t, s.DB, `SELECT count(*) FROM user_prompts WHERE sync_id = ? AND project = 'canon'`, prompt) != 1 {
 				t.Fatal("merge did not move sessions and prompts to the normalized name")
 			}
-			rows := journal(t, s.DB, EntityRelation)
 			if v == V1163 {
-				if len(rows) != 0 {
-					t.Fatalf("v1.16.3 journaled %+v", rows)
-				}
+				expectNoRelationRow(t, s, 0, "v1.16.3 journaled")
 				return
 			}
-			if len(rows) != 1 || rows[0].EntityKey != rel {
-				t.Fatalf("v1.17 merge journal %+v", rows)
-			}
-			checkRelationRow(t, s, rows[0], rows[0].Seq, "canon")
-			checkLastEnqueued(t, s.DB, rows[0].Seq, "canon")
+			expectRelationRow(t, s, rel, 0, "canon")
 		})
 	})
 }

@@ -236,11 +236,7 @@ func readObservationPayload(ctx context.Context, q Querier, syncID string) (obse
 }
 
 func journalObservationPayload(ctx context.Context, q Querier, v Version, p observationPayload, op string) (int64, error) {
-	var project string
-	if p.Project != nil {
-		project = *p.Project
-	}
-	column, err := journalProject(ctx, q, project, &p.SessionID)
+	column, err := journalProject(ctx, q, orEmpty(p.Project), &p.SessionID)
 	if err != nil {
 		return 0, err
 	}
@@ -264,11 +260,7 @@ func journalPrompt(ctx context.Context, q Querier, v Version, syncID string) (in
 		return 0, fmt.Errorf("journal prompt %s: %w", syncID, err)
 	}
 	p.Project = stringPtr(project)
-	var raw string
-	if p.Project != nil {
-		raw = *p.Project
-	}
-	column, err := journalProject(ctx, q, raw, &p.SessionID)
+	column, err := journalProject(ctx, q, orEmpty(p.Project), &p.SessionID)
 	if err != nil {
 		return 0, err
 	}

@@ -37,14 +37,9 @@ WHERE sync_id = ? AND deleted_at IS NULL`
 // op 'delete'. Its relations are left alone.
 func (s *Store) SoftDeleteObservation(ctx context.Context, syncID string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, softDeleteObservation, syncID)
+		err := updateRow(ctx, tx, "soft delete "+syncID, "live observation "+syncID, softDeleteObservation, syncID)
 		if err != nil {
-			return fmt.Errorf("soft delete %s: %w", syncID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n == 0 {
-			return fmt.Errorf("live observation %s: %w", syncID, ErrNotFound)
 		}
 		_, err = journalObservation(ctx, tx, s.Version, syncID)
 		return err

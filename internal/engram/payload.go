@@ -40,36 +40,52 @@ type RelationPayload struct {
 // ErrNotFound reports a row that a write path needs and that does not exist.
 var ErrNotFound = errors.New("engram: not found")
 
-// selectRelationPayloadV117 reads a relation with v1.17's payload project:
-// the source observation's project, else its session's, else empty.
-const selectRelationPayloadV117 = `
+// updateRow runs a write that must change a row: its error is wrapped in
+// doing, and a write that changes none returns ErrNotFound naming what.
+func updateRow(ctx context.Context, q Querier, doing, what, query string, args ...any) error {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// selectRelationPayload reads a relation's payload in RelationPayload's field
+// order; project is the subquery that finds the payload project (empty when it
+// finds none).
+func selectRelationPayload(project string) string {
+	return `
 SELECT r.sync_id, COALESCE(r.source_id, ''), COALESCE(r.target_id, ''), r.relation,
        r.reason, r.evidence, r.confidence, r.judgment_status,
        r.marked_by_actor, r.marked_by_kind, r.marked_by_model, r.session_id,
-       COALESCE(
+       COALESCE(` + project + `,
+           ''),
+       r.created_at, r.updated_at
+FROM memory_relations r
+WHERE r.sync_id = ?`
+}
+
+var (
+	// selectRelationPayloadV117 reads a relation with v1.17's payload project:
+	// the source observation's project, else its session's, else empty.
+	selectRelationPayloadV117 = selectRelationPayload(`
            (SELECT COALESCE(NULLIF(o.project, ''), NULLIF(s.project, ''))
             FROM observations o LEFT JOIN sessions s ON s.id = o.session_id
             WHERE o.sync_id = r.source_id
-            ORDER BY o.id LIMIT 1),
-           ''),
-       r.created_at, r.updated_at
-FROM memory_relations r
-WHERE r.sync_id = ?`
+            ORDER BY o.id LIMIT 1)`)
 
-// selectRelationPayloadV1163 reads a relation with v1.16.3 JudgeRelation's
-// payload project: the source observation's raw project, no fallback.
-const selectRelationPayloadV1163 = `
-SELECT r.sync_id, COALESCE(r.source_id, ''), COALESCE(r.target_id, ''), r.relation,
-       r.reason, r.evidence, r.confidence, r.judgment_status,
-       r.marked_by_actor, r.marked_by_kind, r.marked_by_model, r.session_id,
-       COALESCE(
+	// selectRelationPayloadV1163 reads a relation with v1.16.3 JudgeRelation's
+	// payload project: the source observation's raw project, no fallback.
+	selectRelationPayloadV1163 = selectRelationPayload(`
            (SELECT o.project FROM observations o
             WHERE o.sync_id = r.source_id
-            ORDER BY o.id LIMIT 1),
-           ''),
-       r.created_at, r.updated_at
-FROM memory_relations r
-WHERE r.sync_id = ?`
+            ORDER BY o.id LIMIT 1)`)
+)
 
 // ReadRelationPayload reads the payload engram v would journal for the
 // relation relSyncID. It returns ErrNotFound when there is no such relation.
@@ -122,6 +138,14 @@ func stringPtr(s sql.NullString) *string {
 		return nil
 	}
 	return &s.String
+}
+
+// orEmpty is the string p points to, "" for nil.
+func orEmpty(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // nullable maps an optional Go value to a column value (nil is NULL).

@@ -54,12 +54,7 @@ func TestRawProjectCompare(t *testing.T) {
 				if err != nil || seq == 0 {
 					t.Fatalf("JudgeRelation on %q: seq %d, err %v", c.exact, seq, err)
 				}
-				rows := journal(t, s.DB, EntityRelation)
-				if len(rows) != 1 {
-					t.Fatalf("relation rows %+v", rows)
-				}
-				checkRelationRow(t, s, rows[0], seq, c.stored)
-				checkLastEnqueued(t, s.DB, seq, c.stored)
+				expectRelationRow(t, s, rel, seq, c.stored)
 			})
 		}
 	})

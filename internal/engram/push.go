@@ -123,14 +123,6 @@ func (s *Store) QuarantineMutation(ctx context.Context, seq int64, reason string
 	if !s.Version.v3() {
 		return fmt.Errorf("%w: quarantine needs engram v3, Store is %v", ErrInvalid, s.Version)
 	}
-	res, err := s.DB.ExecContext(ctx, quarantineMutation, reason, s.now(), seq)
-	if err != nil {
-		return fmt.Errorf("quarantine %d: %w", seq, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return fmt.Errorf("journal row %d: %w", seq, ErrNotFound)
-	}
-	return nil
+	return updateRow(ctx, s.DB, fmt.Sprintf("quarantine %d", seq), fmt.Sprintf("journal row %d", seq),
+		quarantineMutation, reason, s.now(), seq)
 }

@@ -80,16 +80,11 @@ func (s *Store) JudgeRelation(ctx context.Context, relSyncID string, v Verdict) 
 	}
 	var seq int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, judgeRelation,
+		err := updateRow(ctx, tx, "judge "+relSyncID, "relation "+relSyncID, judgeRelation,
 			v.Relation, nullable(v.Reason), nullable(v.Evidence), nullable(v.Confidence),
 			v.Actor, v.Kind, nullable(v.Model), nullable(v.SessionID), relSyncID)
 		if err != nil {
-			return fmt.Errorf("judge %s: %w", relSyncID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n == 0 {
-			return fmt.Errorf("relation %s: %w", relSyncID, ErrNotFound)
 		}
 		var src, tgt string
 		if err := tx.QueryRowContext(ctx, selectRelationPair, relSyncID).Scan(&src, &tgt); err != nil {

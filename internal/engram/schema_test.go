@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // describeSchema reads db's schema back through SQLite's own catalogue and
@@ -21,21 +23,10 @@ func describeSchema(t *testing.T, db *sql.DB) []string {
 	var lines []string
 	type object struct{ name, table, sql string }
 	objects := func(kind string) []object {
-		rows, err := db.Query(`SELECT name, tbl_name, sql FROM sqlite_master
-			WHERE type = ? AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY tbl_name, name`, kind)
+		out, err := sqlrows.Scan(t.Context(), db, `SELECT name, tbl_name, sql FROM sqlite_master
+			WHERE type = ? AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY tbl_name, name`,
+			func(rows *sql.Rows, o *object) error { return rows.Scan(&o.name, &o.table, &o.sql) }, kind)
 		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []object
-		for rows.Next() {
-			var o object
-			if err := rows.Scan(&o.name, &o.table, &o.sql); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, o)
-		}
-		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		return out
@@ -114,13 +105,13 @@ func describeSchema(t *testing.T, db *sql.DB) []string {
 			extras = append(extras, fmt.Sprintf("FK %s → %s(%s) ON DELETE %s",
 				strings.Join(f.from, ", "), f.table, strings.Join(f.to, ", "), f.onDelete))
 		}
-		uniques, err := collect[string](t.Context(), db,
+		uniques, err := sqlrows.Column[string](t.Context(), db,
 			`SELECT name FROM pragma_index_list(?) WHERE origin = 'u' ORDER BY name`, o.name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, u := range uniques {
-			names, err := collect[string](t.Context(), db,
+			names, err := sqlrows.Column[string](t.Context(), db,
 				`SELECT name FROM pragma_index_info(?) ORDER BY seqno`, u)
 			if err != nil {
 				t.Fatal(err)
@@ -190,7 +181,7 @@ func describeSchema(t *testing.T, db *sql.DB) []string {
 		switch {
 		case n == 0:
 		case table == "sync_state":
-			states, err := collect[string](t.Context(), db, `
+			states, err := sqlrows.Column[string](t.Context(), db, `
 				SELECT '`+"`"+`' || target_key || '`+"`"+`, lifecycle `+"`"+`' || lifecycle || '`+"`"+`, ' ||
 				       CASE WHEN last_enqueued_seq = 0 AND last_acked_seq = 0 AND last_pulled_seq = 0
 				            THEN 'every seq 0'
@@ -283,11 +274,8 @@ func checkSchemaLines(t *testing.T, spec string, want, got []string) {
 }
 
 func TestSchemaMatchesSpec(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
+	var err error
 	checkSchema(t, db, "schema-v1.txt")
 	db.Close()
 	// The schema pass at every open adds nothing.
@@ -301,10 +289,7 @@ func TestSchemaMatchesSpec(t *testing.T) {
 // TestSchemaSpecCatchesDifferences breaks a copy of the schema in several
 // ways and checks that the comparison names each break.
 func TestSchemaSpecCatchesDifferences(t *testing.T) {
-	db, err := Create(filepath.Join(t.TempDir(), "engram.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, db := createDB(t, V1163)
 	defer db.Close()
 	exec(t, db, `ALTER TABLE observations ADD COLUMN extra TEXT`)
 	exec(t, db, `DROP INDEX idx_obs_type`)
@@ -334,14 +319,11 @@ func TestSchemaSpecCatchesDifferences(t *testing.T) {
 }
 
 func TestSchemaV3MatchesSpec(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := CreateVersion(path, V3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V3)
 	checkSchema(t, db, "schema-v3.txt")
 	db.Close()
 	// migrate() at every open adds nothing, and a v1 open after v3 neither.
+	var err error
 	for _, v := range []Version{V3, V117, V3} {
 		if db, err = OpenVersion(path, v); err != nil {
 			t.Fatal(err)
@@ -350,10 +332,7 @@ func TestSchemaV3MatchesSpec(t *testing.T) {
 		db.Close()
 	}
 	// A v1.16.3 database opened by v3 ends with the same schema.
-	path = filepath.Join(t.TempDir(), "engram.db")
-	if db, err = Create(path); err != nil {
-		t.Fatal(err)
-	}
+	path, db = createDB(t, V1163)
 	db.Close()
 	if db, err = OpenVersion(path, V3); err != nil {
 		t.Fatal(err)

@@ -51,10 +51,7 @@ func (s *Store) JudgeBySemantic(ctx context.Context, src, tgt string, v Verdict)
 	if v.Relation == RelNotConflict && !s.Version.v3() {
 		return "", 0, nil
 	}
-	reason := "" // a Go string: NULL is never written
-	if v.Reason != nil {
-		reason = *v.Reason
-	}
+	reason := orEmpty(v.Reason) // a Go string: NULL is never written
 	var relSyncID string
 	var seq int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

@@ -36,14 +36,9 @@ const endSession = `UPDATE sessions SET ended_at = COALESCE(?, datetime('now')),
 // the same transaction.
 func (s *Store) EndSession(ctx context.Context, id string, summary *string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, endSession, s.now(), nullable(summary), id)
+		err := updateRow(ctx, tx, "end session "+id, "session "+id, endSession, s.now(), nullable(summary), id)
 		if err != nil {
-			return fmt.Errorf("end session %s: %w", id, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n == 0 {
-			return fmt.Errorf("session %s: %w", id, ErrNotFound)
 		}
 		_, err = journalSession(ctx, tx, s.Version, id)
 		return err

@@ -8,20 +8,45 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 // --- helpers -----------------------------------------------------------
 
 func ptr[T any](v T) *T { return &v }
 
-func newStore(t *testing.T, v Version) *Store {
+// createDB creates engram.db of version v in the test's temporary directory; the caller closes it.
+func createDB(t *testing.T, v Version) (path string, db *sql.DB) {
 	t.Helper()
-	db, err := CreateVersion(filepath.Join(t.TempDir(), "engram.db"), v)
+	path = filepath.Join(t.TempDir(), "engram.db")
+	db, err := CreateVersion(path, v)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+func newStore(t *testing.T, v Version) *Store {
+	t.Helper()
+	_, db := createDB(t, v)
 	t.Cleanup(func() { db.Close() })
 	return &Store{DB: db, Version: v}
+}
+
+// enrolled and unenrolled say whether newPair enrolls its project.
+const enrolled, unenrolled = true, false
+
+// newPair is a new store of version v with session s1 of project and two observations of that
+// project; with enrolled, the project is enrolled before the observations are written.
+func newPair(t *testing.T, v Version, project string, enrolled bool) (s *Store, a, b string) {
+	t.Helper()
+	s = newStore(t, v)
+	session(t, s, "s1", project)
+	if enrolled {
+		enroll(t, s, project)
+	}
+	return s, observation(t, s, "s1", ptr(project)), observation(t, s, "s1", ptr(project))
 }
 
 var versions = []Version{V1163, V117, V3}
@@ -39,21 +64,12 @@ type journalRow struct {
 
 func journal(t *testing.T, db *sql.DB, entity string) []journalRow {
 	t.Helper()
-	rows, err := db.Query(`SELECT seq, entity, entity_key, op, payload, source, project
-		FROM sync_mutations WHERE target_key = 'cloud' AND entity = ? ORDER BY seq`, entity)
+	out, err := sqlrows.Scan(t.Context(), db, `SELECT seq, entity, entity_key, op, payload, source, project
+		FROM sync_mutations WHERE target_key = 'cloud' AND entity = ? ORDER BY seq`,
+		func(rows *sql.Rows, r *journalRow) error {
+			return rows.Scan(&r.Seq, &r.Entity, &r.EntityKey, &r.Op, &r.Payload, &r.Source, &r.Proj)
+		}, entity)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []journalRow
-	for rows.Next() {
-		var r journalRow
-		if err := rows.Scan(&r.Seq, &r.Entity, &r.EntityKey, &r.Op, &r.Payload, &r.Source, &r.Proj); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -119,6 +135,16 @@ func pending(t *testing.T, s *Store, src, tgt string) string {
 	return id
 }
 
+// judge is JudgeRelation, which must not fail; it returns the journal seq.
+func judge(t *testing.T, s *Store, rel string, v Verdict) int64 {
+	t.Helper()
+	seq, err := s.JudgeRelation(t.Context(), rel, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
 func enroll(t *testing.T, s *Store, project string) {
 	t.Helper()
 	if err := s.EnrollProject(t.Context(), project); err != nil {
@@ -161,6 +187,31 @@ func checkRelationRow(t *testing.T, s *Store, row journalRow, seq int64, project
 	}
 }
 
+// expectRelationRow checks that the journal holds one relation row, of relation rel in project,
+// as checkRelationRow and checkLastEnqueued check it; seq, unless 0, is the seq the write path
+// returned, which the row must have.
+func expectRelationRow(t *testing.T, s *Store, rel string, seq int64, project string) {
+	t.Helper()
+	rows := journal(t, s.DB, EntityRelation)
+	if len(rows) != 1 || rows[0].EntityKey != rel {
+		t.Fatalf("want one relation row, of %s: %+v", rel, rows)
+	}
+	if seq == 0 {
+		seq = rows[0].Seq
+	}
+	checkRelationRow(t, s, rows[0], seq, project)
+	checkLastEnqueued(t, s.DB, seq, project)
+}
+
+// expectNoRelationRow checks that a write path returned seq 0 and the journal holds no relation
+// row; what says which version wrote what.
+func expectNoRelationRow(t *testing.T, s *Store, seq int64, what string) {
+	t.Helper()
+	if rows := journal(t, s.DB, EntityRelation); seq != 0 || len(rows) != 0 {
+		t.Fatalf("%s: seq %d, %+v", what, seq, rows)
+	}
+}
+
 // checkLastEnqueued checks that sync_state has seq as the last enqueued row
 // of 'cloud' and, when project is not empty, of 'cloud:<project>'.
 func checkLastEnqueued(t *testing.T, db *sql.DB, seq int64, project string) {
@@ -180,11 +231,7 @@ func checkLastEnqueued(t *testing.T, db *sql.DB, seq int64, project string) {
 // --- open ----------------------------------------------------------------
 
 func TestOpenLikeEngram(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
 	for pragma, want := range map[string]string{
 		"journal_mode": "wal", "busy_timeout": "5000", "synchronous": "1", "foreign_keys": "1",
 	} {
@@ -207,7 +254,7 @@ func TestOpenLikeEngram(t *testing.T) {
 	if _, err := Create(path); err == nil {
 		t.Fatal("Create on an existing file succeeded")
 	}
-	db, err = Open(path) // the schema pass is idempotent
+	db, err := Open(path) // the schema pass is idempotent
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,10 +437,8 @@ func TestHardDeleteOrphansRelations(t *testing.T) {
 // --- JudgeRelation -------------------------------------------------------
 
 func TestSavePendingRelationNeverJournals(t *testing.T) {
-	s := newStore(t, V117)
-	session(t, s, "s1", "alpha")
-	enroll(t, s, "alpha")
-	rel := pending(t, s, observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha")))
+	s, a, b := newPair(t, V117, "alpha", enrolled)
+	rel := pending(t, s, a, b)
 	if len(rel) != len("rel-")+16 {
 		t.Fatalf("sync_id %q", rel)
 	}
@@ -405,28 +450,17 @@ func TestSavePendingRelationNeverJournals(t *testing.T) {
 func TestJudgeRelation(t *testing.T) {
 	forEachVersion(t, func(t *testing.T, v Version) {
 		t.Run("enrolled", func(t *testing.T) {
-			s := newStore(t, v)
-			session(t, s, "s1", "alpha")
-			enroll(t, s, "alpha")
-			rel := pending(t, s, observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha")))
-			seq, err := s.JudgeRelation(t.Context(), rel, humanVerdict())
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows := journal(t, s.DB, EntityRelation)
-			if len(rows) != 1 {
-				t.Fatalf("%d relation rows", len(rows))
-			}
-			checkRelationRow(t, s, rows[0], seq, "alpha")
-			checkLastEnqueued(t, s.DB, seq, "alpha")
+			s, a, b := newPair(t, v, "alpha", enrolled)
+			rel := pending(t, s, a, b)
+			seq := judge(t, s, rel, humanVerdict())
+			expectRelationRow(t, s, rel, seq, "alpha")
 			if max := count(t, s.DB, `SELECT max(seq) FROM sync_mutations`); int64(max) != seq {
 				t.Fatalf("seq %d is not the last insert %d", seq, max)
 			}
 		})
 		t.Run("unenrolled", func(t *testing.T) {
-			s := newStore(t, v)
-			session(t, s, "s1", "alpha")
-			rel := pending(t, s, observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha")))
+			s, a, b := newPair(t, v, "alpha", unenrolled)
+			rel := pending(t, s, a, b)
 			seq, err := s.JudgeRelation(t.Context(), rel, humanVerdict())
 			if err != nil || seq != 0 || len(journal(t, s.DB, EntityRelation)) != 0 {
 				t.Fatalf("seq %d, err %v: journaled an unenrolled relation", seq, err)
@@ -440,22 +474,12 @@ func TestJudgeRelation(t *testing.T) {
 			session(t, s, "s1", "alpha")
 			enroll(t, s, "alpha")
 			rel := pending(t, s, observation(t, s, "s1", nil), observation(t, s, "s1", nil))
-			seq, err := s.JudgeRelation(t.Context(), rel, humanVerdict())
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows := journal(t, s.DB, EntityRelation)
+			seq := judge(t, s, rel, humanVerdict())
 			if v == V1163 {
-				if seq != 0 || len(rows) != 0 {
-					t.Fatalf("v1.16.3 journaled through the session: %+v", rows)
-				}
+				expectNoRelationRow(t, s, seq, "v1.16.3 journaled through the session")
 				return
 			}
-			if len(rows) != 1 {
-				t.Fatalf("%d relation rows", len(rows))
-			}
-			checkRelationRow(t, s, rows[0], seq, "alpha")
-			checkLastEnqueued(t, s.DB, seq, "alpha")
+			expectRelationRow(t, s, rel, seq, "alpha")
 		})
 		t.Run("source without project, target enrolled", func(t *testing.T) {
 			s := newStore(t, v)
@@ -465,17 +489,12 @@ func TestJudgeRelation(t *testing.T) {
 			rel := pending(t, s, observation(t, s, "s1", nil), observation(t, s, "s2", ptr("alpha")))
 			verdict := humanVerdict()
 			verdict.SessionID = ptr("s2")
-			seq, err := s.JudgeRelation(t.Context(), rel, verdict)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows := journal(t, s.DB, EntityRelation)
+			seq := judge(t, s, rel, verdict)
 			if v == V3 { // v3's gate is source-only: an empty source project stays local
-				if seq != 0 || len(rows) != 0 {
-					t.Fatalf("v3 journaled through the target: seq %d, %+v", seq, rows)
-				}
+				expectNoRelationRow(t, s, seq, "v3 journaled through the target")
 				return
 			}
+			rows := journal(t, s.DB, EntityRelation)
 			if len(rows) != 1 || !strings.Contains(rows[0].Payload, `"project":""`) {
 				t.Fatalf("want one row with an empty payload project: %+v", rows)
 			}
@@ -514,10 +533,7 @@ func TestJudgeRelation(t *testing.T) {
 func TestJudgeBySemantic(t *testing.T) {
 	forEachVersion(t, func(t *testing.T, v Version) {
 		t.Run("new pair", func(t *testing.T) {
-			s := newStore(t, v)
-			session(t, s, "s1", "alpha")
-			enroll(t, s, "alpha")
-			src, tgt := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+			s, src, tgt := newPair(t, v, "alpha", enrolled)
 			rel, seq, err := s.JudgeBySemantic(t.Context(), src, tgt, semanticVerdict())
 			if err != nil {
 				t.Fatal(err)
@@ -531,23 +547,14 @@ func TestJudgeBySemantic(t *testing.T) {
 				p.SessionID != nil || *p.Confidence != 0.5 {
 				t.Fatalf("relation %+v", p)
 			}
-			rows := journal(t, s.DB, EntityRelation)
 			if v == V1163 {
-				if seq != 0 || len(rows) != 0 {
-					t.Fatalf("v1.16.3 journaled: %+v", rows)
-				}
+				expectNoRelationRow(t, s, seq, "v1.16.3 journaled")
 				return
 			}
-			if len(rows) != 1 {
-				t.Fatalf("%d relation rows", len(rows))
-			}
-			checkRelationRow(t, s, rows[0], seq, "alpha")
-			checkLastEnqueued(t, s.DB, seq, "alpha")
+			expectRelationRow(t, s, rel, seq, "alpha")
 		})
 		t.Run("existing pair either way", func(t *testing.T) {
-			s := newStore(t, v)
-			session(t, s, "s1", "alpha")
-			src, tgt := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+			s, src, tgt := newPair(t, v, "alpha", unenrolled)
 			existing := pending(t, s, tgt, src)
 			rel, seq, err := s.JudgeBySemantic(t.Context(), src, tgt, semanticVerdict())
 			if err != nil || rel != existing || seq != 0 {
@@ -559,10 +566,7 @@ func TestJudgeBySemantic(t *testing.T) {
 			}
 		})
 		t.Run("not_conflict", func(t *testing.T) {
-			s := newStore(t, v)
-			session(t, s, "s1", "alpha")
-			enroll(t, s, "alpha")
-			src, tgt := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+			s, src, tgt := newPair(t, v, "alpha", enrolled)
 			verdict := semanticVerdict()
 			verdict.Relation = RelNotConflict
 			rel, seq, err := s.JudgeBySemantic(t.Context(), src, tgt, verdict)
@@ -583,12 +587,7 @@ func TestJudgeBySemantic(t *testing.T) {
 			if p.Relation != RelNotConflict || p.JudgmentStatus != "judged" || *p.MarkedByActor != "engram" {
 				t.Fatalf("relation %+v", p)
 			}
-			rows := journal(t, s.DB, EntityRelation)
-			if len(rows) != 1 {
-				t.Fatalf("%d relation rows", len(rows))
-			}
-			checkRelationRow(t, s, rows[0], seq, "alpha")
-			checkLastEnqueued(t, s.DB, seq, "alpha")
+			expectRelationRow(t, s, rel, seq, "alpha")
 		})
 		t.Run("cross project", func(t *testing.T) {
 			s := newStore(t, v)

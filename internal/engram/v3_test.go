@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relsync/relsync/internal/sqlrows"
 )
 
 func userVersion(t *testing.T, db *sql.DB) int { return count(t, db, "PRAGMA user_version") }
@@ -104,14 +106,11 @@ func TestV3OpenMigrates(t *testing.T) {
 }
 
 func TestV3MigrateSkipsNewerAndNeverLowers(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V1163)
 	exec(t, db, `PRAGMA user_version = 2`) // a newer engram's database
 	db.Close()
-	if db, err = OpenVersion(path, V3); err != nil {
+	db, err := OpenVersion(path, V3)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
@@ -153,11 +152,7 @@ func newStoreAt(t *testing.T, path string, v Version) *Store {
 }
 
 func TestV3NewDefersRepairToPrePush(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "engram.db")
-	db, err := CreateVersion(path, V3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := createDB(t, V3)
 	w := buildBackfillWorld(t, &Store{DB: db, Version: V1163})
 	exec(t, db, `DELETE FROM sync_mutations WHERE entity = 'session'`)
 	rowsBefore := count(t, db, `SELECT count(*) FROM sync_mutations`)
@@ -192,7 +187,7 @@ func TestV3NewDefersRepairToPrePush(t *testing.T) {
 		if err := st.PrePushRepair(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		got, err := collect[string](t.Context(), s.DB,
+		got, err := sqlrows.Column[string](t.Context(), s.DB,
 			`SELECT entity_key FROM sync_mutations WHERE entity = 'relation' AND disposition = 'pending' ORDER BY seq`)
 		if err != nil {
 			t.Fatal(err)
@@ -216,9 +211,7 @@ func TestV3NewDefersRepairToPrePush(t *testing.T) {
 }
 
 func TestV3CentralEnrollmentGate(t *testing.T) {
-	s := newStore(t, V3)
-	session(t, s, "s1", "beta")
-	a, b := observation(t, s, "s1", ptr("beta")), observation(t, s, "s1", ptr("beta"))
+	s, a, b := newPair(t, V3, "beta", unenrolled)
 	if _, err := s.AddPrompt(t.Context(), "s1", ptr("beta"), "hi"); err != nil {
 		t.Fatal(err)
 	}
@@ -314,9 +307,7 @@ func TestTimestamps(t *testing.T) {
 			}
 		}
 		a, b, c := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
-		if _, err := s.JudgeRelation(t.Context(), pending(t, s, a, b), humanVerdict()); err != nil {
-			t.Fatal(err)
-		}
+		judge(t, s, pending(t, s, a, b), humanVerdict())
 		if _, _, err := s.JudgeBySemantic(t.Context(), b, c, semanticVerdict()); err != nil {
 			t.Fatal(err)
 		}
@@ -326,7 +317,7 @@ func TestTimestamps(t *testing.T) {
 		if err := s.HardDeleteObservation(t.Context(), c); err != nil {
 			t.Fatal(err)
 		}
-		stamps, err := collect[string](t.Context(), s.DB,
+		stamps, err := sqlrows.Column[string](t.Context(), s.DB,
 			`SELECT created_at FROM memory_relations UNION ALL SELECT updated_at FROM memory_relations`)
 		if err != nil {
 			t.Fatal(err)
@@ -341,10 +332,7 @@ func TestTimestamps(t *testing.T) {
 
 func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 	t.Run("rename", func(t *testing.T) {
-		s := newStore(t, V3)
-		session(t, s, "s1", "old")
-		enroll(t, s, "old")
-		a, b := observation(t, s, "s1", ptr("old")), observation(t, s, "s1", ptr("old"))
+		s, a, b := newPair(t, V3, "old", enrolled)
 		rel := pending(t, s, a, b)
 		seq, err := s.JudgeRelation(t.Context(), rel, humanVerdict())
 		if err != nil || seq == 0 {
@@ -360,7 +348,7 @@ func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 		if err := s.MigrateProject(t.Context(), "old", "New--Name"); err != nil {
 			t.Fatal(err)
 		}
-		got, err := collect[string](t.Context(), s.DB, `
+		got, err := sqlrows.Column[string](t.Context(), s.DB, `
 			SELECT entity_key || ' ' || project || ' ' || ifnull(json_extract(payload, '$.project'), '-')
 			FROM sync_mutations ORDER BY seq`)
 		if err != nil {
@@ -375,7 +363,7 @@ func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("journal after rename\n got %q\nwant %q", got, want)
 		}
-		enrolled, _ := collect[string](t.Context(), s.DB, selectEnrolledProjects)
+		enrolled, _ := sqlrows.Column[string](t.Context(), s.DB, selectEnrolledProjects)
 		if !slices.Equal(enrolled, []string{"New--Name"}) {
 			t.Fatalf("enrollment not carried: %v", enrolled)
 		}
@@ -389,13 +377,13 @@ func TestV3RenameAndMergeCarryJournalAndEnrollment(t *testing.T) {
 		if err := s.MergeProjects(t.Context(), []string{"a", "b"}, "Canon"); err != nil {
 			t.Fatal(err)
 		}
-		enrolled, _ := collect[string](t.Context(), s.DB, selectEnrolledProjects)
+		enrolled, _ := sqlrows.Column[string](t.Context(), s.DB, selectEnrolledProjects)
 		if !slices.Equal(enrolled, []string{"canon"}) {
 			t.Fatalf("enrollment after merge: %v", enrolled)
 		}
 		// a's rows were rewritten; b, unenrolled, had none; the backfill
 		// journals b's session under canon.
-		got, err := collect[string](t.Context(), s.DB,
+		got, err := sqlrows.Column[string](t.Context(), s.DB,
 			`SELECT entity_key || ' ' || project || ' ' || json_extract(payload, '$.project') FROM sync_mutations ORDER BY seq`)
 		if err != nil {
 			t.Fatal(err)
@@ -480,10 +468,7 @@ func TestPushSelectionAndQuarantine(t *testing.T) {
 // database written by v1.16.3, migrated by v3 on the same handle, then
 // written by v3.
 func TestMigrateV3OnAnOpenHandle(t *testing.T) {
-	s := newStore(t, V1163)
-	session(t, s, "s1", "alpha")
-	enroll(t, s, "alpha")
-	a, b := observation(t, s, "s1", ptr("alpha")), observation(t, s, "s1", ptr("alpha"))
+	s, a, b := newPair(t, V1163, "alpha", enrolled)
 	if err := MigrateV3(t.Context(), s.DB); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/relsync/relsync/internal/testworld"
@@ -34,48 +33,30 @@ func gooseBuild(root string) (module, version, tags string, err error) {
 	return "github.com/pressly/goose/v3/cmd/goose@" + version, version, string(m[1]), nil
 }
 
-var (
-	gooseOnce sync.Once
-	goosePath string
-	gooseErr  error
-)
+var goose built
 
 // GooseCLI builds the goose CLI at the pinned version once per test process, the way a user
 // installs it, and returns the binary. Each process replaces the one binary atomically.
 func GooseCLI(t *testing.T) string {
 	t.Helper()
-	NeedTool(t, "go")
-	root := testworld.Root(t)
-	gooseOnce.Do(func() {
-		dir, err := toolDir()
-		if err != nil {
-			gooseErr = err
-			return
-		}
+	return goose.get(t, func(root, dir string) (string, error) {
 		bin, err := os.MkdirTemp(dir, "gobin-")
 		if err != nil {
-			gooseErr = err
-			return
+			return "", err
 		}
 		defer os.RemoveAll(bin)
 		module, version, tags, err := gooseBuild(root)
 		if err != nil {
-			gooseErr = err
-			return
+			return "", err
 		}
 		cmd := exec.Command("go", "install", "-tags="+tags, module)
 		cmd.Env = append(os.Environ(), "GOBIN="+bin)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			gooseErr = fmt.Errorf("go install %s: %v\n%s", module, err, out)
-			return
+			return "", fmt.Errorf("go install %s: %v\n%s", module, err, out)
 		}
-		goosePath = filepath.Join(dir, "goose-"+version)
-		gooseErr = os.Rename(filepath.Join(bin, "goose"), goosePath)
+		path := filepath.Join(dir, "goose-"+version)
+		return path, os.Rename(filepath.Join(bin, "goose"), path)
 	})
-	if gooseErr != nil {
-		t.Fatal(gooseErr)
-	}
-	return goosePath
 }
 
 // GooseScript runs scripts/goose.sh with the binaries built for the tests.

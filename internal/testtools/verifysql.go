@@ -51,6 +51,16 @@ func ExpectSameAsVerify(t *testing.T, w *testworld.World, r Result) {
 	}
 }
 
+// VerifyAgrees runs verify.sql as VerifyUnchanged does and checks its exit code (as ExpectOutput
+// does), that its output has each of want, and that its table counts what relsync.Verify counts.
+func VerifyAgrees(t *testing.T, w *testworld.World, code int, want ...string) Result {
+	t.Helper()
+	r := VerifyUnchanged(t, w)
+	ExpectOutput(t, "verify.sql", r, code, want...)
+	ExpectSameAsVerify(t, w, r)
+	return r
+}
+
 // VerifyUnchanged runs verify.sql while engram keeps the file open with its WAL unmerged, and
 // checks that the database and its WAL keep every byte.
 func VerifyUnchanged(t *testing.T, w *testworld.World) Result {

@@ -60,6 +60,43 @@ func OpenPlain(t *testing.T, path string) *sql.DB {
 	return db
 }
 
+// TextFile writes a text file at path (500 lines): what a mistyped path may name, not SQLite.
+func TextFile(t testing.TB, path string) string {
+	t.Helper()
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not sqlite\n"), 500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ForeignDB writes an SQLite database at path holding only what schema creates: SQLite, but not an
+// engram database (schema may name one of engram's tables without its columns).
+func ForeignDB(t *testing.T, path, schema string) string {
+	t.Helper()
+	db := OpenPlain(t, path)
+	if _, err := db.Exec(schema); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return path
+}
+
+// RefusedFile is a path that goose must not be run on, and a part of what relsync's check (which
+// goose.sh runs first) says of it.
+type RefusedFile struct{ Name, Path, Want string }
+
+// RefusedFiles writes in dir a text file and an SQLite database that is not engram's, and names a
+// path that does not exist: the paths relsync's check refuses.
+func RefusedFiles(t *testing.T, dir string) []RefusedFile {
+	t.Helper()
+	return []RefusedFile{
+		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
+		{"not sqlite", TextFile(t, filepath.Join(dir, "notes.txt")), "notes.txt is not an SQLite database"},
+		{"not engram", ForeignDB(t, filepath.Join(dir, "other.db"), `CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT)`),
+			"not an engram database (or one older than relsync supports): missing column memory_relations.source_id"},
+	}
+}
+
 // Unchanged runs fn and fails if the files in dir (database, WAL, anything) changed bytes.
 func Unchanged(t *testing.T, dir string, fn func()) {
 	t.Helper()

@@ -14,10 +14,10 @@ type Mixed struct {
 	Never            []string // relations that must never get a row
 }
 
-// BuildMixed writes such a database.
-func BuildMixed(t *testing.T) *Mixed {
-	w := New(t, engram.V1163)
-	m := &Mixed{W: w}
+// BuildMixed writes such a database, and returns it with its world (m.W).
+func BuildMixed(t *testing.T) (m *Mixed, w *World) {
+	w = New(t, engram.V1163)
+	m = &Mixed{W: w}
 	w.Session("s1", "alpha")
 	w.Session("s2", "beta")
 	w.Session("s3", "gamma")
@@ -64,5 +64,42 @@ func BuildMixed(t *testing.T) *Mixed {
 	_, err = w.DB().ExecContext(w.Ctx, `UPDATE memory_relations SET judgment_status = 'judged', relation = 'related' WHERE sync_id = ?`, unmarked)
 	w.Must(err)
 	m.Never = append(m.Never, unmarked)
-	return m
+	return m, w
+}
+
+// ExpectJournaled checks that each relation that lacked its row before the install now has one
+// row, faithful.
+func (m *Mixed) ExpectJournaled() {
+	m.W.T.Helper()
+	for _, key := range m.Missing {
+		m.W.ExpectRows(key, 1)
+	}
+}
+
+// ExpectBackfilled checks what a finished backfill leaves: ExpectJournaled, and no row for any
+// relation that must never be journaled.
+func (m *Mixed) ExpectBackfilled() {
+	m.W.T.Helper()
+	m.ExpectJournaled()
+	for _, key := range m.Never {
+		m.W.ExpectCount(key, 0)
+	}
+}
+
+// ExpectNewRows checks that what, since the world held before local relation rows, wrote one row
+// per relation that lacked its row: no more, no fewer.
+func (m *Mixed) ExpectNewRows(before int, what string) {
+	m.W.T.Helper()
+	if got := m.W.RelationRows() - before; got != len(m.Missing) {
+		m.W.T.Fatalf("%s journaled %d relations, want %d", what, got, len(m.Missing))
+	}
+}
+
+// JudgeNew writes a relation as engram's JudgeBySemantic does, between two new observations of
+// enrolled project alpha in a new session s9: once per database.
+func (m *Mixed) JudgeNew() string {
+	w := m.W
+	w.T.Helper()
+	w.Session("s9", "alpha")
+	return w.Semantic(w.Obs("s9", Ptr("alpha")), w.Obs("s9", Ptr("alpha")), SemVerdict("related"))
 }

@@ -38,6 +38,14 @@ func (w *World) Exec(query string) {
 	w.Must(err)
 }
 
+// DeleteRows deletes the relation's journal rows, as a hand cleanup would: the relation then
+// lacks its row.
+func (w *World) DeleteRows(key string) {
+	w.T.Helper()
+	_, err := w.DB().ExecContext(w.Ctx, `DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = ?`, key)
+	w.Must(err)
+}
+
 // Verify is relsync.Verify on the world's database.
 func (w *World) Verify() relsync.Report {
 	w.T.Helper()
@@ -96,10 +104,17 @@ func (w *World) Semantic(src, tgt string, v engram.Verdict) string {
 	return id
 }
 
+// Pair adds session s1 of project with two observations of that project, and enrolls nothing.
+func (w *World) Pair(project string) (a, b string) {
+	w.T.Helper()
+	w.Session("s1", project)
+	return w.Obs("s1", Ptr(project)), w.Obs("s1", Ptr(project))
+}
+
 // EnrolledPair is an enrolled project with two observations, relsync installed.
 func EnrolledPair(w *World) (a, b string) {
-	w.Session("s1", "alpha")
-	a, b = w.Obs("s1", Ptr("alpha")), w.Obs("s1", Ptr("alpha"))
+	w.T.Helper()
+	a, b = w.Pair("alpha")
 	w.Enroll("alpha")
 	w.Up()
 	return a, b

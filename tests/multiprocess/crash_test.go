@@ -18,6 +18,7 @@ import (
 	"github.com/relsync/relsync"
 	"github.com/relsync/relsync/internal/engram"
 	"github.com/relsync/relsync/internal/migfile"
+	"github.com/relsync/relsync/internal/sqlrows"
 	"github.com/relsync/relsync/internal/testworld"
 )
 
@@ -296,22 +297,22 @@ func crashAppliedVersions(t *testing.T, db *sql.DB) []int64 {
 	if tables == 0 {
 		return nil
 	}
-	rows, err := db.Query(`SELECT version_id, count(*) FROM ` + relsync.VersionTable + ` WHERE version_id > 0 AND is_applied GROUP BY version_id ORDER BY version_id`)
+	type record struct {
+		version int64
+		n       int
+	}
+	records, err := sqlrows.Scan(t.Context(), db, `SELECT version_id, count(*) FROM `+relsync.VersionTable+
+		` WHERE version_id > 0 AND is_applied GROUP BY version_id ORDER BY version_id`,
+		func(rows *sql.Rows, r *record) error { return rows.Scan(&r.version, &r.n) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []int64
-	for rows.Next() {
-		var v int64
-		var n int
-		if err := rows.Scan(&v, &n); err != nil {
-			t.Fatal(err)
+	for _, r := range records {
+		if r.n != 1 {
+			t.Errorf("version %d recorded %d times", r.version, r.n)
 		}
-		if n != 1 {
-			t.Errorf("version %d recorded %d times", v, n)
-		}
-		out = append(out, v)
+		out = append(out, r.version)
 	}
 	return out
 }
@@ -329,8 +330,7 @@ func crashObjectsByVersion(t *testing.T) map[int64][]string {
 	seen := map[string]bool{}
 	for _, m := range ms {
 		w := testworld.New(t, engram.V117)
-		_, err := testworld.Provider(t, w.DB(), relsync.Migrations()).UpTo(w.Ctx, m.Version)
-		w.Must(err)
+		testworld.InstallUpTo(t, w.DB(), relsync.Migrations(), m.Version)
 		for _, name := range crashObjects(t, w.DB()) {
 			if !seen[name] {
 				seen[name] = true
@@ -354,19 +354,10 @@ func backfillVersion(t *testing.T) int64 {
 
 func crashObjects(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE name LIKE 'relsync\_%' ESCAPE '\'
+	out, err := sqlrows.Column[string](t.Context(), db, `SELECT name FROM sqlite_master WHERE name LIKE 'relsync\_%' ESCAPE '\'
 		AND name <> ? ORDER BY name`, relsync.VersionTable)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out

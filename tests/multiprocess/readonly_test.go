@@ -144,8 +144,7 @@ func runReadOnlyUp(t *testing.T, path, dsn string) readOnlyUp {
 func engramFile(t *testing.T, mode string) string {
 	t.Helper()
 	w := testworld.New(t, engram.V1163)
-	w.Session("s1", "alpha")
-	a, b := w.Obs("s1", testworld.Ptr("alpha")), w.Obs("s1", testworld.Ptr("alpha"))
+	a, b := w.Pair("alpha")
 	w.Enroll("alpha")
 	w.Semantic(a, b, testworld.SemVerdict("related"))
 	_, err := w.DB().Exec(`PRAGMA journal_mode = ` + mode)

@@ -57,8 +57,7 @@ func TestEnrollmentComparesRawProjectNames(t *testing.T) {
 // JudgeBySemantic writes nothing itself, so what the journal holds is relsync's alone.
 func TestRawNamedProjectNotJournaledByRelsync(t *testing.T) {
 	w := testworld.New(t, engram.V1163)
-	w.Session("s1", "Alpha")
-	a, b := w.Obs("s1", testworld.Ptr("Alpha")), w.Obs("s1", testworld.Ptr("Alpha"))
+	a, b := w.Pair("Alpha")
 	w.Enroll("alpha")
 	w.Up()
 	w.ExpectRows(w.Semantic(a, b, testworld.SemVerdict("conflicts_with")), 0)

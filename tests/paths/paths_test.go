@@ -76,8 +76,7 @@ func TestJudgeRelation_SessionFallbackProject(t *testing.T) {
 
 func TestPathB_JudgeUnenrolledThenEnroll(t *testing.T) {
 	eachVersion(t, func(t *testing.T, w *testworld.World) {
-		w.Session("s1", "beta")
-		a, b := w.Obs("s1", testworld.Ptr("beta")), w.Obs("s1", testworld.Ptr("beta"))
+		a, b := w.Pair("beta")
 		w.Up()
 		rel := w.Pending(a, b)
 		w.Judge(rel, testworld.Verdict())
@@ -108,8 +107,7 @@ func TestMergeUnenrolledIntoEnrolled(t *testing.T) {
 
 func TestRenameIntoEnrolledName(t *testing.T) {
 	eachVersion(t, func(t *testing.T, w *testworld.World) {
-		w.Session("s1", "gamma")
-		a, b := w.Obs("s1", testworld.Ptr("gamma")), w.Obs("s1", testworld.Ptr("gamma"))
+		a, b := w.Pair("gamma")
 		w.Enroll("delta")
 		w.Up()
 		rel := w.Semantic(a, b, testworld.SemVerdict("scoped"))

@@ -24,8 +24,7 @@ func inboxState(w *testworld.World) string {
 // judgedUnenrolled is a relation judged in a project not enrolled yet, relsync installed: no row.
 func judgedUnenrolled(w *testworld.World, project string) string {
 	w.T.Helper()
-	w.Session("s1", project)
-	a, b := w.Obs("s1", testworld.Ptr(project)), w.Obs("s1", testworld.Ptr(project))
+	a, b := w.Pair(project)
 	w.Up()
 	rel := w.Pending(a, b)
 	w.Judge(rel, testworld.Verdict())

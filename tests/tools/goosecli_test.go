@@ -13,8 +13,7 @@ import (
 // The stock goose CLI and relsync's embedded migrations: either may install, the other then agrees.
 
 func TestEmbeddedUpThenGooseCLIAgree(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	_, w := testworld.BuildMixed(t)
 	w.Up()
 	latest := version(w)
 	versionRows := func() int { return w.Count(`SELECT count(*) FROM ` + relsync.VersionTable) }
@@ -46,8 +45,7 @@ func TestEmbeddedUpThenGooseCLIAgree(t *testing.T) {
 }
 
 func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	latest := checkoutLatest(t)
 	r := testtools.GooseScript(t, "--no-backup", w.Path, "up")
 	testtools.ExpectOutput(t, "goose.sh up", r, 0)
@@ -56,9 +54,7 @@ func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
 	if cur != latest || buildLatest != latest {
 		t.Fatalf("relsync.Version after goose up: %d of %d, want %d", cur, buildLatest, latest)
 	}
-	for _, key := range m.Missing {
-		w.ExpectRows(key, 1)
-	}
+	m.ExpectJournaled()
 	schema, rows := w.Schema(), w.RelationRows()
 	w.Up()
 	if w.Schema() != schema || w.RelationRows() != rows {
@@ -81,17 +77,14 @@ func TestGooseCLIUpThenEmbeddedAgree(t *testing.T) {
 // The README's raw goose command, without goose.sh or relsync's Go: migration 6 journals what the
 // install left, in one statement.
 func TestRawGooseCLIJournalsEverything(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	w := m.W
+	m, w := testworld.BuildMixed(t)
 	dir := testworld.File(t, "migrations")
 	out, err := exec.Command(testtools.GooseCLI(t), "-env=none", "-dir", dir, "-table", relsync.VersionTable, "sqlite3",
 		"file:"+w.Path+"?mode=rw&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", "up").CombinedOutput()
 	if err != nil {
 		t.Fatalf("goose up: %v\n%s", err, out)
 	}
-	for _, key := range m.Missing {
-		w.ExpectRows(key, 1)
-	}
+	m.ExpectJournaled()
 	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after the raw goose CLI: %+v\n%s", rep, out)
 	}

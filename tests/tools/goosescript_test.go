@@ -18,30 +18,16 @@ import (
 )
 
 // scripts/goose.sh: it refuses what goose would spoil, copes with awkward paths and open files,
-// and waits for relsync's lock.
+// writes nothing for status, backs up only before a change, and waits for relsync's lock.
 
 func TestGooseScriptRefusesWhatGooseWouldSpoil(t *testing.T) {
 	dir := t.TempDir()
-	text := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(text, []byte(strings.Repeat("not sqlite\n", 500)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	other := filepath.Join(dir, "other.db")
-	db := testworld.OpenPlain(t, other)
-	if _, err := db.Exec(`CREATE TABLE memory_relations (id INTEGER PRIMARY KEY, sync_id TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	for _, c := range []struct{ name, path, want string }{
-		{"missing", filepath.Join(dir, "nothere.db"), "no such file (goose would create an empty database there)"},
-		{"not sqlite", text, "notes.txt is not an SQLite database"},
-		{"not engram", other, "not an engram database (or one older than relsync supports): missing column memory_relations.source_id"},
-	} {
+	for _, c := range testworld.RefusedFiles(t, dir) {
 		for _, cmd := range []string{"up", "status", "down"} {
-			t.Run(c.name+"/"+cmd, func(t *testing.T) {
+			t.Run(c.Name+"/"+cmd, func(t *testing.T) {
 				var r testtools.Result
-				testworld.Unchanged(t, dir, func() { r = testtools.GooseScript(t, c.path, cmd) })
-				testtools.ExpectOutput(t, "goose.sh "+cmd, r, 1, c.want, "goose.sh: refusing to run goose on")
+				testworld.Unchanged(t, dir, func() { r = testtools.GooseScript(t, c.Path, cmd) })
+				testtools.ExpectOutput(t, "goose.sh "+cmd, r, 1, c.Want, "goose.sh: refusing to run goose on")
 				if strings.Contains(r.Stdout, "Backup") {
 					t.Errorf("a backup was written of a refused file:\n%v", r)
 				}
@@ -67,9 +53,9 @@ func fileDSN(path string) string {
 }
 
 func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
-	m := testworld.BuildMixed(t)
-	plain := m.W.Path
-	m.W.DB().Close()
+	m, w := testworld.BuildMixed(t)
+	plain := w.Path
+	w.DB().Close()
 	dir := filepath.Join(t.TempDir(), `dir with spaces 'single' "double" #hash ?q %25`)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -84,7 +70,8 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	}
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	w := &testworld.World{T: t, Ctx: m.W.Ctx, Path: path, S: &engram.Store{DB: db, Version: engram.V1163}}
+	w = &testworld.World{T: t, Ctx: w.Ctx, Path: path, S: &engram.Store{DB: db, Version: engram.V1163}}
+	m.W = w // the same database, moved and opened again
 	before := w.RelationRows()
 	latest := checkoutLatest(t)
 
@@ -106,20 +93,12 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	}
 
 	// engram's connection, open since before goose ran, sees the install.
-	if got := w.RelationRows() - before; got != len(m.Missing) {
-		t.Fatalf("goose up journaled %d relations, want %d", got, len(m.Missing))
-	}
-	for _, key := range m.Missing {
-		w.ExpectRows(key, 1)
-	}
-	for _, key := range m.Never {
-		w.ExpectCount(key, 0)
-	}
+	m.ExpectNewRows(before, "goose up")
+	m.ExpectBackfilled()
 	if rep := w.Verify(); !rep.OK() {
 		t.Fatalf("Verify after goose up: %+v", rep)
 	}
-	w.Session("s9", "alpha")
-	rel := w.Semantic(w.Obs("s9", testworld.Ptr("alpha")), w.Obs("s9", testworld.Ptr("alpha")), testworld.SemVerdict("related"))
+	rel := m.JudgeNew()
 	w.ExpectRows(rel, 1)
 
 	expectGooseStatus(t, testtools.GooseScript(t, path, "status"), int(latest))
@@ -140,6 +119,60 @@ func TestGooseScriptMigratesAnAwkwardPathWhileEngramHasItOpen(t *testing.T) {
 	}
 	if w.RelationRows() != rows {
 		t.Fatal("down removed journal rows")
+	}
+}
+
+// goose.sh status and version write nothing, even where relsync's version table does not exist yet
+// (goose would create it); the database and its WAL keep every byte.
+func TestGooseScriptStatusWritesNothing(t *testing.T) {
+	_, w := testworld.BuildMixed(t)
+	for _, cmd := range []string{"status", "version"} {
+		db, wal := testtools.FileBytes(t, w.Path)
+		r := testtools.GooseScript(t, w.Path, cmd)
+		testtools.ExpectOutput(t, "goose.sh "+cmd+" before the install", r, 0, "relsync is not installed")
+		if db2, wal2 := testtools.FileBytes(t, w.Path); db2 != db || wal2 != wal {
+			t.Errorf("goose.sh %s changed the database before the install", cmd)
+		}
+	}
+	if n := w.Count(`SELECT count(*) FROM sqlite_master WHERE name = ?`, relsync.VersionTable); n != 0 {
+		t.Fatalf("goose.sh status created %s", relsync.VersionTable)
+	}
+	w.Up()
+	for _, cmd := range []string{"status", "version"} {
+		db, wal := testtools.FileBytes(t, w.Path)
+		r := testtools.GooseScript(t, w.Path, cmd)
+		testtools.ExpectOutput(t, "goose.sh "+cmd, r, 0)
+		if db2, wal2 := testtools.FileBytes(t, w.Path); db2 != db || wal2 != wal {
+			t.Errorf("goose.sh %s changed the database (file %v, WAL %v: %d -> %d bytes)", cmd, db2 != db, wal2 != wal, len(wal), len(wal2))
+		}
+	}
+}
+
+// goose.sh up backs up only before a change, and repairs what drifted (a dropped trigger and the
+// relations written while it was gone) instead of saying "no migrations to run".
+func TestGooseScriptUpBacksUpOnlyBeforeAChange(t *testing.T) {
+	m, w := testworld.BuildMixed(t)
+	backups := func() int {
+		b, err := filepath.Glob(w.Path + ".relsync-backup-*")
+		w.Must(err)
+		return len(b)
+	}
+	testtools.ExpectOutput(t, "goose.sh up", testtools.GooseScript(t, w.Path, "up"), 0, "Backup of ")
+	m.ExpectJournaled()
+	r := testtools.GooseScript(t, w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up again", r, 0, "nothing to do, no backup written")
+	if strings.Contains(r.Stdout, "Backup of") || backups() != 1 {
+		t.Fatalf("an up with nothing to do wrote a backup (%d in all):\n%v", backups(), r)
+	}
+
+	w.Exec(`DROP TRIGGER relsync_relation_ai`)
+	rel := m.JudgeNew()
+	w.ExpectCount(rel, 0)
+	r = testtools.GooseScript(t, w.Path, "up")
+	testtools.ExpectOutput(t, "goose.sh up after a dropped trigger", r, 0, "Backup of ", "Recreating 1 relsync object(s)")
+	w.ExpectRows(rel, 1)
+	if rep := w.Verify(); !rep.OK() || backups() != 2 {
+		t.Fatalf("after goose.sh up: %+v, %d backups", rep, backups())
 	}
 }
 

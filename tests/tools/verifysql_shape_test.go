@@ -40,38 +40,38 @@ func expectVerdict(t *testing.T, r testtools.Result, code int, prefix string, fi
 
 func TestVerifySQLVerdictShape(t *testing.T) {
 	t.Run("not installed", func(t *testing.T) {
-		m := testworld.BuildMixed(t)
-		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: relsync is not installed", "Fix: go run ./cmd/relsync up <db>")
+		_, w := testworld.BuildMixed(t)
+		expectVerdict(t, testtools.VerifyUnchanged(t, w), 1, "NOT OK: relsync is not installed", "Fix: go run ./cmd/relsync up <db>")
 	})
 	t.Run("healthy", func(t *testing.T) {
-		m := testworld.BuildMixed(t)
-		m.W.Up()
-		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 0, "OK: ", "")
+		_, w := testworld.BuildMixed(t)
+		w.Up()
+		expectVerdict(t, testtools.VerifyUnchanged(t, w), 0, "OK: ", "")
 	})
 	t.Run("missing row", func(t *testing.T) {
-		m := testworld.BuildMixed(t)
-		m.W.Up()
-		m.W.Exec(`DELETE FROM sync_mutations WHERE entity = 'relation' AND entity_key = '` + m.Missing[0] + `'`)
-		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: 1 relation(s) without their journal row",
+		m, w := testworld.BuildMixed(t)
+		w.Up()
+		w.DeleteRows(m.Missing[0])
+		expectVerdict(t, testtools.VerifyUnchanged(t, w), 1, "NOT OK: 1 relation(s) without their journal row",
 			"Fix: go run ./cmd/relsync repair <db>")
 	})
 	t.Run("dropped trigger", func(t *testing.T) {
-		m := testworld.BuildMixed(t)
-		m.W.Up()
-		m.W.Exec(`DROP TRIGGER relsync_relation_au`)
-		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: 1 relsync object(s) missing",
+		_, w := testworld.BuildMixed(t)
+		w.Up()
+		w.Exec(`DROP TRIGGER relsync_relation_au`)
+		expectVerdict(t, testtools.VerifyUnchanged(t, w), 1, "NOT OK: 1 relsync object(s) missing",
 			"Fix: go run ./cmd/relsync repair <db>")
 	})
 	t.Run("backfill pending", func(t *testing.T) {
-		m := testworld.BuildMixed(t)
-		m.W.Must(relsync.Install(m.W.Ctx, m.W.DB()))
-		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: the backfill has not finished",
+		_, w := testworld.BuildMixed(t)
+		w.Must(relsync.Install(w.Ctx, w.DB()))
+		expectVerdict(t, testtools.VerifyUnchanged(t, w), 1, "NOT OK: the backfill has not finished",
 			"Fix: go run ./cmd/relsync up <db>")
 	})
 	t.Run("behind", func(t *testing.T) {
-		m := testworld.BuildMixed(t)
-		testworld.InstallPrerelease(t, m.W.DB(), 4)
-		expectVerdict(t, testtools.VerifyUnchanged(t, m.W), 1, "NOT OK: relsync is at version 4", "Fix: go run ./cmd/relsync up <db>")
+		_, w := testworld.BuildMixed(t)
+		testworld.InstallPrerelease(t, w.DB(), 4)
+		expectVerdict(t, testtools.VerifyUnchanged(t, w), 1, "NOT OK: relsync is at version 4", "Fix: go run ./cmd/relsync up <db>")
 	})
 }
 
